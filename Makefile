@@ -1,0 +1,30 @@
+# nicelogin: PGXS build
+EXTENSION    = nicelogin
+EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+MODULE_big   = nicelogin
+OBJS = \
+	src/nicelogin.o \
+	src/base64url.o \
+	src/jwk.o \
+	src/jws.o \
+	src/claims.o \
+	src/keycache.o \
+	src/tokencache.o \
+	src/request.o \
+	src/verify.o \
+	src/http.o \
+	src/api.o
+DATA         = $(EXTENSION)--$(EXTVERSION).sql
+PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
+
+REGRESS      = setup verify claims keys privileges wycheproof request
+ISOLATION    = key_change
+TAP_TESTS    = 1
+
+PG_CONFIG   ?= pg_config
+PG_CPPFLAGS  = -DNICELOGIN_VERSION=\"$(EXTVERSION)\" $(shell pkg-config --cflags openssl libcurl) -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+SHLIB_LINK   = $(shell pkg-config --libs openssl libcurl)
+EXTRA_CLEAN  = results output_iso tmp_check log
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,429 @@
+/*
+ * keycache.c
+ *		The key table and the revocation tables, and their per-backend cache.
+ *
+ * Each backend parses the stored keys once into OpenSSL objects, and loads
+ * the deactivated users and revoked jti/sid values into sorted arrays.  A
+ * statement trigger on each table queues a relcache invalidation of it; the
+ * invalidation is sent at commit (and replayed on hot standbys from the
+ * commit record), and our relcache callback only marks the cache stale.  The
+ * next verification reloads it, inside a transaction, with a fresh snapshot.
+ * The hot path never reads a table.
+ */
+#include "nicelogin.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+PG_FUNCTION_INFO_V1(nicelogin_invalidate_cache);
+PG_FUNCTION_INFO_V1(nicelogin_set_jwks);
+
+static MemoryContext cache_cxt = NULL;	/* everything loaded lives here */
+static bool cache_valid = false;
+static bool cache_provisional = false;	/* loaded in parallel mode */
+static uint64 cache_generation = 1;
+
+static Oid	keys_relid = InvalidOid;
+static Oid	deactivated_relid = InvalidOid;
+static Oid	revocations_relid = InvalidOid;
+
+static NlKeySet *cached_keys = NULL;
+static NlKeySet empty_keys;
+static pg_uuid_t *deactivated = NULL;
+static int	ndeactivated = 0;
+static char **revoked_jti = NULL;
+static int	nrevoked_jti = 0;
+static char **revoked_sid = NULL;
+static int	nrevoked_sid = 0;
+
+static Oid	last_fn_oid = InvalidOid;
+static Oid	last_schema = InvalidOid;
+
+/* Relcache callback: marks the cache stale; never reads or frees anything. */
+static void
+relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == keys_relid ||
+		relid == deactivated_relid || relid == revocations_relid)
+	{
+		cache_valid = false;
+		cache_generation++;
+	}
+}
+
+/*
+ * A cache loaded inside a parallel operation used the statement's snapshot,
+ * not the latest one; it is trusted for that transaction only.
+ */
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	if (cache_provisional)
+	{
+		cache_provisional = false;
+		cache_valid = false;
+		cache_generation++;
+	}
+}
+
+void
+nl_keycache_init(void)
+{
+	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+	RegisterXactCallback(xact_callback, NULL);
+}
+
+uint64
+nl_keycache_generation(void)
+{
+	return cache_generation;
+}
+
+Oid
+nl_extension_schema(Oid fn_oid)
+{
+	if (fn_oid != last_fn_oid || !OidIsValid(last_schema))
+	{
+		last_schema = get_func_namespace(fn_oid);
+		last_fn_oid = fn_oid;
+	}
+	return last_schema;
+}
+
+static Oid
+table_relid(const char *name, Oid schema)
+{
+	Oid			relid = get_relname_relid(name, schema);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table \"%s\" of extension nicelogin is missing", name),
+				 errhint("Recreate the extension with DROP EXTENSION nicelogin; CREATE EXTENSION nicelogin;")));
+	return relid;
+}
+
+static int
+cmp_uuid(const void *a, const void *b)
+{
+	return memcmp(a, b, UUID_LEN);
+}
+
+static int
+cmp_cstring(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Reads the key table into a JWKS text. */
+static char *
+read_keys(Relation rel, Snapshot snap)
+{
+	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), "jwk");
+	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+	HeapTuple	tuple;
+	StringInfoData buf;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"keys\": [");
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
+
+		if (isnull)
+			continue;
+		if (!first)
+			appendStringInfoString(&buf, ", ");
+		first = false;
+		appendStringInfoString(&buf, JsonbToCString(NULL, &DatumGetJsonbP(d)->root, 0));
+	}
+	appendStringInfoString(&buf, "]}");
+	table_endscan(scan);
+	return buf.data;
+}
+
+static void
+read_deactivated(Relation rel, Snapshot snap)
+{
+	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), "user_id");
+	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+	HeapTuple	tuple;
+	int			max = 16;
+
+	deactivated = palloc(sizeof(pg_uuid_t) * max);
+	ndeactivated = 0;
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
+
+		if (isnull)
+			continue;
+		if (ndeactivated == max)
+		{
+			max *= 2;
+			deactivated = repalloc(deactivated, sizeof(pg_uuid_t) * max);
+		}
+		memcpy(&deactivated[ndeactivated++], DatumGetUUIDP(d), UUID_LEN);
+	}
+	table_endscan(scan);
+	qsort(deactivated, ndeactivated, sizeof(pg_uuid_t), cmp_uuid);
+}
+
+/* Turns a list of C strings into a sorted array. */
+static char **
+sorted_array(List *strings, int *n)
+{
+	char	  **arr = palloc(sizeof(char *) * Max(list_length(strings), 1));
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, strings)
+		arr[i++] = lfirst(lc);
+	qsort(arr, i, sizeof(char *), cmp_cstring);
+	*n = i;
+	return arr;
+}
+
+static void
+read_revocations(Relation rel, Snapshot snap)
+{
+	AttrNumber	kind_att = get_attnum(RelationGetRelid(rel), "kind");
+	AttrNumber	value_att = get_attnum(RelationGetRelid(rel), "value");
+	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+	HeapTuple	tuple;
+	List	   *jtis = NIL;
+	List	   *sids = NIL;
+
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		null1,
+					null2;
+		Datum		kind = heap_getattr(tuple, kind_att, RelationGetDescr(rel), &null1);
+		Datum		value = heap_getattr(tuple, value_att, RelationGetDescr(rel), &null2);
+		char	   *k;
+
+		if (null1 || null2)
+			continue;
+		k = TextDatumGetCString(kind);
+		if (strcmp(k, "jti") == 0)
+			jtis = lappend(jtis, TextDatumGetCString(value));
+		else if (strcmp(k, "sid") == 0)
+			sids = lappend(sids, TextDatumGetCString(value));
+	}
+	table_endscan(scan);
+	revoked_jti = sorted_array(jtis, &nrevoked_jti);
+	revoked_sid = sorted_array(sids, &nrevoked_sid);
+}
+
+/* Loads keys and revocation sets; cache_valid is already true. */
+static void
+load_cache(Oid schema)
+{
+	MemoryContext oldcxt;
+	Relation	keys_rel,
+				deactivated_rel,
+				revocations_rel;
+	Snapshot	snap;
+	bool		registered = false;
+	char	   *jwks_text;
+	char	   *emsg = NULL;
+	char	   *edetail = NULL;
+	Jsonb	   *jwks;
+
+	MemoryContextReset(cache_cxt);
+	cached_keys = NULL;
+	deactivated = NULL;
+	ndeactivated = nrevoked_jti = nrevoked_sid = 0;
+
+	keys_relid = table_relid("nicelogin_keys", schema);
+	deactivated_relid = table_relid("nicelogin_deactivated_users", schema);
+	revocations_relid = table_relid("nicelogin_revocations", schema);
+
+	/* lock first: taking a lock may process invalidations */
+	keys_rel = table_open(keys_relid, AccessShareLock);
+	deactivated_rel = table_open(deactivated_relid, AccessShareLock);
+	revocations_rel = table_open(revocations_relid, AccessShareLock);
+
+	/*
+	 * The latest snapshot sees every commit whose invalidation we have
+	 * processed, and our own transaction's changes.  A parallel operation
+	 * cannot take one, so there the statement's snapshot serves, for this
+	 * transaction only.
+	 */
+	if (IsInParallelMode())
+	{
+		snap = GetActiveSnapshot();
+		cache_provisional = true;
+	}
+	else
+	{
+		snap = RegisterSnapshot(GetLatestSnapshot());
+		registered = true;
+	}
+
+	oldcxt = MemoryContextSwitchTo(cache_cxt);
+	jwks_text = read_keys(keys_rel, snap);
+	read_deactivated(deactivated_rel, snap);
+	read_revocations(revocations_rel, snap);
+	MemoryContextSwitchTo(oldcxt);
+
+	if (registered)
+		UnregisterSnapshot(snap);
+	/* locks are kept to the end of the transaction, as for any reader */
+	table_close(revocations_rel, NoLock);
+	table_close(deactivated_rel, NoLock);
+	table_close(keys_rel, NoLock);
+
+	jwks = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(jwks_text)));
+	cached_keys = nl_keyset_parse(jwks, cache_cxt, false, false, &emsg, &edetail);
+	if (cached_keys == NULL)
+	{
+		/* rows written around nicelogin_set_jwks(): fail closed */
+		ereport(WARNING,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stored keys of nicelogin are not usable, so no token verifies: %s", emsg),
+				 edetail ? errdetail_internal("%s", edetail) : 0,
+				 errhint("Replace the key set with nicelogin_set_jwks().")));
+		cached_keys = &empty_keys;
+	}
+}
+
+const NlKeySet *
+nl_keycache_get(Oid fn_oid)
+{
+	if (cache_cxt == NULL)
+		cache_cxt = AllocSetContextCreate(TopMemoryContext, "nicelogin key cache",
+										  ALLOCSET_DEFAULT_SIZES);
+	if (!cache_valid)
+	{
+		Oid			schema = nl_extension_schema(fn_oid);
+
+		/* an invalidation arriving during the load marks it stale again */
+		cache_valid = true;
+		PG_TRY();
+		{
+			load_cache(schema);
+			if (!cache_valid)
+			{
+				cache_valid = true;
+				load_cache(schema);
+			}
+		}
+		PG_CATCH();
+		{
+			cache_valid = false;
+			cache_generation++;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	return cached_keys;
+}
+
+bool
+nl_is_deactivated(const pg_uuid_t *user_id)
+{
+	return ndeactivated > 0 &&
+		bsearch(user_id, deactivated, ndeactivated, sizeof(pg_uuid_t), cmp_uuid) != NULL;
+}
+
+bool
+nl_is_revoked(const char *jti, const char *sid)
+{
+	if (jti && nrevoked_jti > 0 &&
+		bsearch(&jti, revoked_jti, nrevoked_jti, sizeof(char *), cmp_cstring) != NULL)
+		return true;
+	if (sid && nrevoked_sid > 0 &&
+		bsearch(&sid, revoked_sid, nrevoked_sid, sizeof(char *), cmp_cstring) != NULL)
+		return true;
+	return false;
+}
+
+/*
+ * Statement trigger on the extension's tables: queue a relcache invalidation
+ * of the table, sent to every backend at commit and WAL-logged for standbys.
+ */
+Datum
+nicelogin_invalidate_cache(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("nicelogin_invalidate_cache() must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * Validates a JWKS and replaces the stored keys with it, in the current
+ * transaction.  The one path by which keys are stored.
+ */
+int
+nl_store_jwks(Jsonb *jwks, Oid schema)
+{
+	char	   *emsg = NULL;
+	char	   *edetail = NULL;
+	NlKeySet   *set;
+	int			count;
+	char	   *table;
+	Oid			argtypes[1] = {JSONBOID};
+	Datum		values[1];
+	int			rc;
+
+	set = nl_keyset_parse(jwks, CurrentMemoryContext, false, false, &emsg, &edetail);
+	if (set == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg_internal("%s", emsg),
+				 edetail ? errdetail_internal("%s", edetail) : 0,
+				 errhint("The stored keys were not changed.")));
+	count = set->nkeys;
+	MemoryContextDelete(set->cxt);
+
+	table = quote_qualified_identifier(get_namespace_name(schema), "nicelogin_keys");
+	values[0] = JsonbPGetDatum(jwks);
+
+	SPI_connect();
+	/* serialize concurrent replacements: the later one sees the earlier's rows */
+	rc = SPI_execute(psprintf("LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE", table), false, 0);
+	if (rc != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock %s: %s", table, SPI_result_code_string(rc));
+	rc = SPI_execute(psprintf("DELETE FROM %s", table), false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "could not delete from %s: %s", table, SPI_result_code_string(rc));
+	rc = SPI_execute_with_args(psprintf("INSERT INTO %s (kid, kty, alg, use, jwk) "
+										"SELECT k->>'kid', k->>'kty', k->>'alg', k->>'use', k "
+										"FROM pg_catalog.jsonb_array_elements($1->'keys') AS k",
+										table),
+							   1, argtypes, values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into %s: %s", table, SPI_result_code_string(rc));
+	SPI_finish();
+	return count;
+}
+
+Datum
+nicelogin_set_jwks(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *jwks = PG_GETARG_JSONB_P(0);
+
+	PG_RETURN_INT32(nl_store_jwks(jwks, nl_extension_schema(fcinfo->flinfo->fn_oid)));
+}

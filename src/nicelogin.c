@@ -1,0 +1,188 @@
+/*
+ * nicelogin.c
+ *		Module entry: PG_MODULE_MAGIC, _PG_init, and every nicelogin.* setting.
+ */
+#include "nicelogin.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* verification policy */
+bool		nl_require_exp = true;
+int			nl_leeway = 30;
+char	   *nl_issuer = NULL;
+char	   *nl_audience = NULL;
+int			nl_max_token_length = 16384;
+int			nl_token_cache_size = 128;
+
+/* the request's token */
+char	   *nl_token = NULL;
+
+/* the NiceLogin API */
+char	   *nl_base_url = NULL;
+char	   *nl_api_key = NULL;
+char	   *nl_api_secret = NULL;
+int			nl_http_timeout = 10000;
+
+uint64		nl_policy_generation = 1;
+uint64		nl_token_generation = 1;
+
+/* Assign hooks only note the change; caches compare the generations. */
+static void
+policy_assign_bool(bool newval, void *extra)
+{
+	nl_policy_generation++;
+}
+
+static void
+policy_assign_int(int newval, void *extra)
+{
+	nl_policy_generation++;
+}
+
+static void
+policy_assign_string(const char *newval, void *extra)
+{
+	nl_policy_generation++;
+}
+
+static void
+token_assign(const char *newval, void *extra)
+{
+	nl_token_generation++;
+}
+
+/* Defined in api.c: keep nicelogin.api_secret out of reach of other roles. */
+extern bool nl_api_secret_check_hook(char **newval, void **extra, GucSource source);
+extern const char *nl_api_secret_show_hook(void);
+
+void
+nl_guc_init(void)
+{
+	DefineCustomBoolVariable("nicelogin.require_exp",
+							 "Refuses tokens that carry no exp claim.",
+							 NULL,
+							 &nl_require_exp,
+							 true,
+							 PGC_SUSET, 0,
+							 NULL, policy_assign_bool, NULL);
+
+	DefineCustomIntVariable("nicelogin.leeway",
+							"Clock skew allowed when checking exp and nbf.",
+							NULL,
+							&nl_leeway,
+							30, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, policy_assign_int, NULL);
+
+	DefineCustomStringVariable("nicelogin.issuer",
+							   "When set, the iss claim every token must carry.",
+							   NULL,
+							   &nl_issuer,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, policy_assign_string, NULL);
+
+	DefineCustomStringVariable("nicelogin.audience",
+							   "When set, the audience every token's aud claim must contain.",
+							   NULL,
+							   &nl_audience,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, policy_assign_string, NULL);
+
+	DefineCustomIntVariable("nicelogin.max_token_length",
+							"Longest token accepted; longer ones are refused before any decoding.",
+							NULL,
+							&nl_max_token_length,
+							16384, 256, 64 * 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, policy_assign_int, NULL);
+
+	DefineCustomIntVariable("nicelogin.token_cache_size",
+							"Number of verified tokens each session keeps.",
+							NULL,
+							&nl_token_cache_size,
+							128, 0, 65536,
+							PGC_SUSET, 0,
+							NULL, policy_assign_int, NULL);
+
+	DefineCustomStringVariable("nicelogin.token",
+							   "The current request's token, set by the API layer with SET LOCAL.",
+							   NULL,
+							   &nl_token,
+							   "",
+							   PGC_USERSET, GUC_NOT_IN_SAMPLE,
+							   NULL, token_assign, NULL);
+
+	DefineCustomStringVariable("nicelogin.base_url",
+							   "Base URL of the NiceLogin API.",
+							   NULL,
+							   &nl_base_url,
+							   "https://api.v1.nicelogin.com",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("nicelogin.api_key",
+							   "NiceLogin API key of this application.",
+							   NULL,
+							   &nl_api_key,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("nicelogin.api_secret",
+							   "NiceLogin admin API secret; only superusers can set or read it.",
+							   NULL,
+							   &nl_api_secret,
+							   "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							   nl_api_secret_check_hook, NULL, nl_api_secret_show_hook);
+
+	DefineCustomIntVariable("nicelogin.http_timeout",
+							"Time limit for one NiceLogin API call, connection included.",
+							NULL,
+							&nl_http_timeout,
+							10000, 1, 3600 * 1000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("nicelogin");
+}
+
+void
+_PG_init(void)
+{
+	nl_guc_init();
+	nl_keycache_init();
+}
+
+static const char *const result_names[] = {
+	[NL_VALID] = "valid",
+	[NL_MALFORMED] = "malformed",
+	[NL_TOO_LONG] = "too_long",
+	[NL_UNSUPPORTED_ALG] = "unsupported_alg",
+	[NL_UNKNOWN_KEY] = "unknown_key",
+	[NL_BAD_SIGNATURE] = "bad_signature",
+	[NL_MISSING_EXP] = "missing_exp",
+	[NL_EXPIRED] = "expired",
+	[NL_NOT_YET_VALID] = "not_yet_valid",
+	[NL_WRONG_ISSUER] = "wrong_issuer",
+	[NL_WRONG_AUDIENCE] = "wrong_audience",
+	[NL_USER_DEACTIVATED] = "user_deactivated",
+	[NL_REVOKED] = "revoked",
+};
+
+const char *
+nl_result_name(NlResult r)
+{
+	if ((int) r < 0 || (int) r >= (int) lengthof(result_names))
+		elog(ERROR, "unexpected nicelogin result code %d", (int) r);
+	return result_names[r];
+}

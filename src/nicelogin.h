@@ -1,0 +1,254 @@
+/*
+ * nicelogin.h
+ *		Declarations shared by the files of the nicelogin extension.
+ *
+ * The verification core (base64url, jwk, jws, claims) works on plain bytes
+ * and returns result codes; it never raises for a bad token.  The caches and
+ * SQL entry points sit on top of it.
+ */
+#ifndef NICELOGIN_H
+#define NICELOGIN_H
+
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+/* ---------- settings (nicelogin.c) ---------- */
+extern bool nl_require_exp;
+extern int	nl_leeway;
+extern char *nl_issuer;
+extern char *nl_audience;
+extern int	nl_max_token_length;
+extern int	nl_token_cache_size;
+extern char *nl_token;
+extern char *nl_base_url;
+extern char *nl_api_key;
+extern char *nl_api_secret;
+extern int	nl_http_timeout;
+
+/*
+ * Bumped whenever a setting that changes verification results is assigned
+ * (issuer, audience, leeway, require_exp, max_token_length); caches of
+ * verification results compare it.
+ */
+extern uint64 nl_policy_generation;
+/* Bumped by the nicelogin.token assign hook. */
+extern uint64 nl_token_generation;
+
+/* ---------- result codes ---------- */
+typedef enum NlResult
+{
+	NL_VALID = 0,
+	NL_MALFORMED,
+	NL_TOO_LONG,
+	NL_UNSUPPORTED_ALG,
+	NL_UNKNOWN_KEY,
+	NL_BAD_SIGNATURE,
+	NL_MISSING_EXP,
+	NL_EXPIRED,
+	NL_NOT_YET_VALID,
+	NL_WRONG_ISSUER,
+	NL_WRONG_AUDIENCE,
+	NL_USER_DEACTIVATED,
+	NL_REVOKED
+} NlResult;
+
+extern const char *nl_result_name(NlResult r);
+
+/* ---------- base64url.c ---------- */
+/*
+ * Strict base64url (RFC 7515 section 2): alphabet A-Z a-z 0-9 - _, no
+ * padding, no whitespace, and unused trailing bits must be zero.  Returns the
+ * decoded length, or -1 when the input is not canonical base64url.  dst must
+ * hold nl_b64url_dec_len(srclen) bytes.
+ */
+extern int	nl_b64url_decode(const char *src, int srclen, unsigned char *dst);
+#define nl_b64url_dec_len(n) (((n) * 3) / 4 + 3)
+
+/* ---------- algorithms ---------- */
+typedef enum NlAlg
+{
+	NL_ALG_NONE = 0,			/* not a supported JWS algorithm */
+	NL_ALG_RS256, NL_ALG_RS384, NL_ALG_RS512,
+	NL_ALG_PS256, NL_ALG_PS384, NL_ALG_PS512,
+	NL_ALG_ES256, NL_ALG_ES384, NL_ALG_ES512,
+	NL_ALG_EDDSA,
+	NL_ALG_HS256, NL_ALG_HS384, NL_ALG_HS512
+} NlAlg;
+
+extern NlAlg nl_alg_from_name(const char *name, int len);
+extern const char *nl_alg_name(NlAlg alg);
+
+/* ---------- jwk.c: key sets ---------- */
+typedef enum NlKty
+{
+	NL_KTY_RSA = 1,
+	NL_KTY_EC,
+	NL_KTY_OKP,
+	NL_KTY_OCT
+} NlKty;
+
+typedef struct NlKey
+{
+	char	   *kid;			/* NULL when the JWK has none */
+	NlKty		kty;
+	int			curve_nid;		/* EC / OKP: OpenSSL NID of the curve */
+	NlAlg		alg;			/* NL_ALG_NONE when the JWK names none */
+	bool		alg_present;	/* JWK has an "alg" member */
+	bool		for_signing;	/* use/key_ops/alg allow verifying JWS */
+	void	   *pkey;			/* EVP_PKEY * for asymmetric keys */
+	unsigned char *secret;		/* oct keys */
+	int			secret_len;
+} NlKey;
+
+typedef struct NlKeySet
+{
+	MemoryContext cxt;			/* holds the set; deleting it frees the keys */
+	int			nkeys;
+	int			maxkeys;
+	bool		symmetric;		/* holds oct keys (then no asymmetric ones) */
+	NlKey	   *keys;
+} NlKeySet;
+
+/*
+ * Parses a JWKS ({"keys": [...]}) or, when allow_single_jwk, a single JWK.
+ * The set and its OpenSSL objects live in a new memory context under
+ * parent; deleting it frees everything.  On a bad set, returns NULL and sets
+ * *errmsg / *errdetail (palloc'd in the caller's context); never raises for
+ * bad input.  With ignore_private, private members (d, p, ...) are ignored;
+ * otherwise they are an error.
+ */
+extern NlKeySet *nl_keyset_parse(Jsonb *jwks, MemoryContext parent,
+								 bool allow_single_jwk, bool ignore_private,
+								 char **errmsg, char **errdetail);
+
+/* ---------- jws.c: compact JWS ---------- */
+typedef struct NlJws
+{
+	/* decoded payload (palloc'd, NUL-terminated for convenience) */
+	char	   *payload;
+	int			payload_len;
+	NlAlg		alg;
+	int			key_index;		/* the key that verified */
+} NlJws;
+
+/*
+ * Checks the header and signature of a compact JWS against a key set.
+ * Returns NL_VALID and fills *out, or the reason the JWS is refused.  Never
+ * raises for bad input.
+ */
+extern NlResult nl_jws_verify(const char *token, int len, const NlKeySet *keys,
+							  NlJws *out);
+/* Decodes the payload segment without any check; NULL when malformed. */
+extern char *nl_jws_unverified_payload(const char *token, int len, int *payload_len);
+
+/* ---------- claims.c: JSON checks and payload rules ---------- */
+
+/* Claims pulled out of a payload that passed nl_json_check(). */
+typedef struct NlClaims
+{
+	double		exp;
+	double		nbf;
+	double		iat;
+	bool		has_exp;
+	bool		has_nbf;
+	bool		has_iat;
+	char	   *iss;
+	char	   *sub;
+	char	   *company_id;
+	char	   *email;
+	char	   *jti;
+	char	   *sid;
+	List	   *aud;			/* list of char * */
+	bool		has_aud;
+	bool		bad_types;		/* a registered claim has the wrong type */
+} NlClaims;
+
+/* Collected top-level members of a JWS header. */
+typedef struct NlHeader
+{
+	char	   *alg;
+	char	   *kid;
+	bool		has_alg;
+	bool		has_kid;
+	bool		has_crit;
+	bool		b64_false;		/* "b64": false (RFC 7797) */
+	bool		bad_types;
+} NlHeader;
+
+/*
+ * Checks that buf is a single JSON object, valid UTF-8, not nested too
+ * deeply, without duplicate member names, with numbers jsonb can store, and
+ * without \u0000.  Never raises.
+ */
+extern bool nl_json_object_ok(const char *buf, int len);
+extern bool nl_header_parse(const char *buf, int len, NlHeader *hdr);
+extern bool nl_claims_parse(const char *buf, int len, NlClaims *claims);
+/* A top-level string member of a JSON object, name matched in any case. */
+extern char *nl_json_find_string(const char *buf, int len, const char *name);
+/* Applies the claims rules (exp, nbf, iss, aud) at time now. */
+extern NlResult nl_claims_check(const NlClaims *claims, TimestampTz now);
+/* exp + leeway, for a token with an exp claim */
+extern TimestampTz nl_exp_deadline(const NlClaims *claims);
+/* Builds a jsonb from a payload that passed nl_json_object_ok(). */
+extern Jsonb *nl_payload_to_jsonb(const char *buf, int len);
+
+/* ---------- keycache.c ---------- */
+/*
+ * The stored key set and revocation sets, loaded on first use after a change
+ * to the extension's tables.  fn_oid is the calling SQL function, used to
+ * find the extension's schema.
+ */
+extern const NlKeySet *nl_keycache_get(Oid fn_oid);
+extern bool nl_is_deactivated(const pg_uuid_t *user_id);
+extern bool nl_is_revoked(const char *jti, const char *sid);
+/* Generation of the cached sets; changes whenever they are dropped. */
+extern uint64 nl_keycache_generation(void);
+extern Oid	nl_extension_schema(Oid fn_oid);
+extern void nl_keycache_init(void);
+
+/* ---------- verify.c: one verification, end to end ---------- */
+typedef struct NlVerified
+{
+	NlResult	result;
+	Jsonb	   *claims;			/* valid tokens only */
+	bool		has_sub_uuid;
+	pg_uuid_t	sub_uuid;
+	bool		has_company_uuid;
+	pg_uuid_t	company_uuid;
+	char	   *email;
+	TimestampTz exp_deadline;	/* valid until (exp + leeway) */
+	bool		has_exp;
+} NlVerified;
+
+/*
+ * Verifies a JWT against the stored keys, using and filling the token cache.
+ * The result points into cache memory and is valid until the next call.
+ */
+extern const NlVerified *nl_verify_token(const char *token, int len, Oid fn_oid);
+extern bool nl_parse_uuid(const char *s, pg_uuid_t *out);
+
+/* ---------- tokencache.c ---------- */
+extern const NlVerified *nl_tokencache_lookup(const char *token, int len, TimestampTz now);
+extern const NlVerified *nl_tokencache_insert(const char *token, int len, const NlVerified *v);
+extern void nl_tokencache_reset(void);
+
+/* ---------- api.c / http.c ---------- */
+/*
+ * Sends one request to NiceLogin.  method is "GET", "POST" or "PATCH"; body
+ * is a JSON text or NULL.  Returns the HTTP status and fills response with
+ * the body; raises an ERROR when the request cannot be completed.
+ */
+extern long nl_http_request(const char *method, const char *url,
+							const char *body, StringInfo response);
+
+/* Validates a JWKS and replaces the stored keys; returns the key count. */
+extern int	nl_store_jwks(Jsonb *jwks, Oid schema);
+
+extern void nl_guc_init(void);
+
+#endif							/* NICELOGIN_H */

@@ -1,0 +1,236 @@
+/*
+ * request.c
+ *		The request's token and its verified claims, for row-level security:
+ *		nicelogin_token(), nicelogin_claims(), nicelogin_user_id(),
+ *		nicelogin_company_id(), nicelogin_email().
+ *
+ * A policy calls these once per row, so the answer is kept until something
+ * it depends on changes: the nicelogin.token setting (its assign hook bumps
+ * nl_token_generation), PostgREST's request.headers (compared as text, since
+ * it is not our setting), the keys and revocations (key cache generation),
+ * the verification settings (policy generation), or the clock passing the
+ * token's exp.  The per-row path is a few comparisons.
+ */
+#include "nicelogin.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+PG_FUNCTION_INFO_V1(nicelogin_token);
+PG_FUNCTION_INFO_V1(nicelogin_request_claims);
+PG_FUNCTION_INFO_V1(nicelogin_user_id);
+PG_FUNCTION_INFO_V1(nicelogin_company_id);
+PG_FUNCTION_INFO_V1(nicelogin_email);
+
+typedef struct RequestState
+{
+	bool		known;			/* the fields below describe the current token */
+	uint64		token_generation;
+	uint64		key_generation;
+	uint64		policy_generation;
+	char	   *headers;		/* request.headers text it came from, or NULL */
+	bool		valid;
+	bool		has_exp;
+	TimestampTz exp_deadline;
+	bool		has_sub;
+	pg_uuid_t	sub;
+	bool		has_company;
+	pg_uuid_t	company;
+	char	   *email;
+	Jsonb	   *claims;
+} RequestState;
+
+static RequestState req;
+static MemoryContext req_cxt = NULL;
+
+/* The bearer token of an Authorization header value, or NULL. */
+static char *
+bearer_token(const char *value)
+{
+	const char *p = value;
+	const char *end;
+
+	while (*p == ' ')
+		p++;
+	if (pg_strncasecmp(p, "bearer", 6) != 0 || p[6] != ' ')
+		return NULL;
+	p += 6;
+	while (*p == ' ')
+		p++;
+	end = p + strlen(p);
+	while (end > p && end[-1] == ' ')
+		end--;
+	if (end == p)
+		return NULL;
+	return pnstrdup(p, end - p);
+}
+
+/* PostgREST's request.headers setting, or NULL when unset or empty. */
+static const char *
+request_headers(void)
+{
+	const char *h = GetConfigOption("request.headers", true, false);
+
+	return (h && h[0] != '\0') ? h : NULL;
+}
+
+/*
+ * The request's raw token: nicelogin.token when set and not empty, else the
+ * bearer token of request.headers' authorization header.  Never raises.
+ */
+static char *
+current_token(const char *headers)
+{
+	char	   *auth;
+
+	if (nl_token != NULL && nl_token[0] != '\0')
+		return nl_token;
+	if (headers == NULL)
+		return NULL;
+	auth = nl_json_find_string(headers, strlen(headers), "authorization");
+	return auth ? bearer_token(auth) : NULL;
+}
+
+/* Is the remembered answer still the answer? */
+static inline bool
+request_state_current(const char **headers_out)
+{
+	const char *headers = NULL;
+
+	if (!req.known ||
+		req.token_generation != nl_token_generation ||
+		req.key_generation != nl_keycache_generation() ||
+		req.policy_generation != nl_policy_generation)
+		return false;
+	if (nl_token == NULL || nl_token[0] == '\0')
+	{
+		headers = request_headers();
+		*headers_out = headers;
+		if ((headers == NULL) != (req.headers == NULL) ||
+			(headers != NULL && strcmp(headers, req.headers) != 0))
+			return false;
+	}
+	return true;
+}
+
+/* Verifies the request's token if need be, and returns the answer. */
+static const RequestState *
+current_request(FunctionCallInfo fcinfo)
+{
+	const char *headers = NULL;
+	char	   *token;
+	MemoryContext oldcxt;
+
+	if (request_state_current(&headers))
+	{
+		if (req.valid && req.has_exp && GetCurrentStatementStartTimestamp() >= req.exp_deadline)
+			req.valid = false;
+		return &req;
+	}
+
+	if (req_cxt == NULL)
+		req_cxt = AllocSetContextCreate(TopMemoryContext, "nicelogin request",
+										ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(req_cxt);
+	memset(&req, 0, sizeof(req));
+
+	if (nl_token == NULL || nl_token[0] == '\0')
+		headers = request_headers();
+	token = current_token(headers);
+
+	/* remember what the answer depends on before verifying */
+	req.token_generation = nl_token_generation;
+	req.policy_generation = nl_policy_generation;
+	if (headers)
+		req.headers = MemoryContextStrdup(req_cxt, headers);
+
+	if (token != NULL)
+	{
+		const NlVerified *v = nl_verify_token(token, strlen(token), fcinfo->flinfo->fn_oid);
+
+		if (v->result == NL_VALID)
+		{
+			req.valid = true;
+			req.has_exp = v->has_exp;
+			req.exp_deadline = v->exp_deadline;
+			req.has_sub = v->has_sub_uuid;
+			req.sub = v->sub_uuid;
+			req.has_company = v->has_company_uuid;
+			req.company = v->company_uuid;
+			oldcxt = MemoryContextSwitchTo(req_cxt);
+			req.email = v->email ? pstrdup(v->email) : NULL;
+			req.claims = palloc(VARSIZE(v->claims));
+			memcpy(req.claims, v->claims, VARSIZE(v->claims));
+			MemoryContextSwitchTo(oldcxt);
+		}
+	}
+	/* taken after verifying: loading the keys may have processed invalidations */
+	req.key_generation = nl_keycache_generation();
+	req.known = true;
+	return &req;
+}
+
+Datum
+nicelogin_token(PG_FUNCTION_ARGS)
+{
+	char	   *token = current_token(nl_token && nl_token[0] ? NULL : request_headers());
+
+	if (token == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(token));
+}
+
+Datum
+nicelogin_request_claims(PG_FUNCTION_ARGS)
+{
+	const RequestState *r = current_request(fcinfo);
+	Jsonb	   *copy;
+
+	if (!r->valid)
+		PG_RETURN_NULL();
+	copy = palloc(VARSIZE(r->claims));
+	memcpy(copy, r->claims, VARSIZE(r->claims));
+	PG_RETURN_JSONB_P(copy);
+}
+
+static Datum
+return_uuid(const pg_uuid_t *u)
+{
+	pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
+
+	memcpy(copy, u, sizeof(pg_uuid_t));
+	return UUIDPGetDatum(copy);
+}
+
+Datum
+nicelogin_user_id(PG_FUNCTION_ARGS)
+{
+	const RequestState *r = current_request(fcinfo);
+
+	if (!r->valid || !r->has_sub)
+		PG_RETURN_NULL();
+	return return_uuid(&r->sub);
+}
+
+Datum
+nicelogin_company_id(PG_FUNCTION_ARGS)
+{
+	const RequestState *r = current_request(fcinfo);
+
+	if (!r->valid || !r->has_company)
+		PG_RETURN_NULL();
+	return return_uuid(&r->company);
+}
+
+Datum
+nicelogin_email(PG_FUNCTION_ARGS)
+{
+	const RequestState *r = current_request(fcinfo);
+
+	if (!r->valid || r->email == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(r->email));
+}

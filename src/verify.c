@@ -1,0 +1,225 @@
+/*
+ * verify.c
+ *		One verification end to end, and the SQL functions that expose it:
+ *		nicelogin_verify, nicelogin_claims, nicelogin_check and
+ *		nicelogin_jws_verify.
+ *
+ * All of them map the same result, so they can never disagree, and none
+ * raises for a bad token.
+ */
+#include "nicelogin.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+PG_FUNCTION_INFO_V1(nicelogin_verify);
+PG_FUNCTION_INFO_V1(nicelogin_check);
+PG_FUNCTION_INFO_V1(nicelogin_claims);
+PG_FUNCTION_INFO_V1(nicelogin_jws_verify);
+
+static MemoryContext verify_cxt = NULL;
+static NlVerified scratch;
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Parses a uuid in its canonical 8-4-4-4-12 form (any case) without raising;
+ * anything else is not a uuid for our purposes.
+ */
+bool
+nl_parse_uuid(const char *s, pg_uuid_t *out)
+{
+	int			j = 0;
+
+	if (s == NULL || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++)
+	{
+		int			hi,
+					lo;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (s[i] != '-')
+				return false;
+			continue;
+		}
+		hi = hexval(s[i]);
+		lo = hexval(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out->data[j++] = (unsigned char) ((hi << 4) | lo);
+		i++;
+	}
+	return true;
+}
+
+/* The time tokens are checked against: the statement's start, as STABLE asks. */
+static inline TimestampTz
+verification_time(void)
+{
+	return GetCurrentStatementStartTimestamp();
+}
+
+const NlVerified *
+nl_verify_token(const char *token, int len, Oid fn_oid)
+{
+	TimestampTz now = verification_time();
+	const NlVerified *cached;
+	const NlKeySet *keys;
+	MemoryContext callercxt;
+	NlJws		jws;
+	NlClaims	claims;
+	NlResult	r;
+
+	memset(&scratch, 0, sizeof(scratch));
+	if (len > nl_max_token_length)
+	{
+		scratch.result = NL_TOO_LONG;
+		return &scratch;
+	}
+
+	cached = nl_tokencache_lookup(token, len, now);
+	if (cached)
+		return cached;
+
+	keys = nl_keycache_get(fn_oid);
+
+	if (verify_cxt == NULL)
+		verify_cxt = AllocSetContextCreate(TopMemoryContext, "nicelogin verification",
+										   ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(verify_cxt);
+	callercxt = MemoryContextSwitchTo(verify_cxt);
+
+	r = nl_jws_verify(token, len, keys, &jws);
+	if (r == NL_VALID && !nl_claims_parse(jws.payload, jws.payload_len, &claims))
+		r = NL_MALFORMED;
+	if (r == NL_VALID)
+		r = nl_claims_check(&claims, now);
+	if (r == NL_VALID)
+	{
+		scratch.has_sub_uuid = nl_parse_uuid(claims.sub, &scratch.sub_uuid);
+		scratch.has_company_uuid = nl_parse_uuid(claims.company_id, &scratch.company_uuid);
+		if (scratch.has_sub_uuid && nl_is_deactivated(&scratch.sub_uuid))
+			r = NL_USER_DEACTIVATED;
+		else if (nl_is_revoked(claims.jti, claims.sid))
+			r = NL_REVOKED;
+	}
+
+	MemoryContextSwitchTo(callercxt);
+	scratch.result = r;
+	if (r == NL_VALID)
+	{
+		scratch.claims = nl_payload_to_jsonb(jws.payload, jws.payload_len);
+		scratch.email = claims.email ? pstrdup(claims.email) : NULL;
+		scratch.has_exp = claims.has_exp;
+		if (claims.has_exp)
+			scratch.exp_deadline = nl_exp_deadline(&claims);
+	}
+	else
+	{
+		scratch.has_sub_uuid = false;
+		scratch.has_company_uuid = false;
+	}
+	MemoryContextReset(verify_cxt);
+
+	return nl_tokencache_insert(token, len, &scratch);
+}
+
+static const NlVerified *
+verify_arg(FunctionCallInfo fcinfo)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+
+	return nl_verify_token(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), fcinfo->flinfo->fn_oid);
+}
+
+/* A copy of a jsonb in the caller's memory. */
+static Jsonb *
+copy_jsonb(const Jsonb *j)
+{
+	Jsonb	   *copy = palloc(VARSIZE(j));
+
+	memcpy(copy, j, VARSIZE(j));
+	return copy;
+}
+
+Datum
+nicelogin_verify(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(verify_arg(fcinfo)->result == NL_VALID);
+}
+
+Datum
+nicelogin_check(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(nl_result_name(verify_arg(fcinfo)->result)));
+}
+
+Datum
+nicelogin_claims(PG_FUNCTION_ARGS)
+{
+	bool		verify = PG_GETARG_BOOL(1);
+
+	if (verify)
+	{
+		const NlVerified *v = verify_arg(fcinfo);
+
+		if (v->result != NL_VALID)
+			PG_RETURN_NULL();
+		PG_RETURN_JSONB_P(copy_jsonb(v->claims));
+	}
+	else
+	{
+		/* decoding only: no signature, no claims rule; never for authorization */
+		text	   *t = PG_GETARG_TEXT_PP(0);
+		int			len = VARSIZE_ANY_EXHDR(t);
+		char	   *payload;
+		int			payload_len;
+
+		if (len > nl_max_token_length)
+			PG_RETURN_NULL();
+		payload = nl_jws_unverified_payload(VARDATA_ANY(t), len, &payload_len);
+		if (payload == NULL || !nl_json_object_ok(payload, payload_len))
+			PG_RETURN_NULL();
+		PG_RETURN_JSONB_P(nl_payload_to_jsonb(payload, payload_len));
+	}
+}
+
+/*
+ * The signature layer alone, against a caller-supplied JWKS or JWK.  Private
+ * members of the keys are ignored.  Never raises.
+ */
+Datum
+nicelogin_jws_verify(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	Jsonb	   *jwks = PG_GETARG_JSONB_P(1);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	char	   *emsg;
+	char	   *edetail;
+	NlKeySet   *keys;
+	NlJws		jws;
+	bool		ok;
+
+	if (len > nl_max_token_length)
+		PG_RETURN_BOOL(false);
+	keys = nl_keyset_parse(jwks, CurrentMemoryContext, true, true, &emsg, &edetail);
+	if (keys == NULL)
+		PG_RETURN_BOOL(false);
+	ok = nl_jws_verify(VARDATA_ANY(t), len, keys, &jws) == NL_VALID;
+	MemoryContextDelete(keys->cxt);
+	PG_RETURN_BOOL(ok);
+}
