@@ -1,0 +1,123 @@
+-- request: the request's token (nicelogin.token or request.headers) and its verified claims
+\set ECHO none
+\i test/fixtures/tokens.sql
+\set ECHO all
+\set VERBOSITY terse
+
+SELECT nicelogin_set_jwks(:'jwks');
+SET ROLE regress_nl_app;
+
+-- no token: every helper is NULL
+SELECT nicelogin_token() AS token, nicelogin_claims() AS claims, nicelogin_user_id() AS user_id,
+       nicelogin_company_id() AS company_id, nicelogin_email() AS email;
+
+-- nicelogin.token, set for one transaction
+BEGIN;
+SET LOCAL nicelogin.token = :'rs256';
+SELECT nicelogin_token() = :'rs256' AS same_token, nicelogin_user_id() AS user_id,
+       nicelogin_company_id() AS company_id, nicelogin_email() AS email,
+       nicelogin_claims() -> 'user_data' AS user_data;
+COMMIT;
+-- after the transaction the setting is '' again, which counts as unset
+SELECT current_setting('nicelogin.token') = '' AS empty, nicelogin_token() IS NULL AS no_token,
+       nicelogin_company_id() IS NULL AS no_company;
+
+-- set_config(..., true) is the same as SET LOCAL
+BEGIN;
+SELECT set_config('nicelogin.token', :'bob', true) IS NOT NULL AS set;
+SELECT nicelogin_user_id() AS user_id, nicelogin_company_id() AS company_id, nicelogin_email() AS email;
+ROLLBACK;
+
+-- tokens that are not valid give NULLs, never an error
+CREATE TEMP TABLE cases(id serial, name text, token text);
+INSERT INTO cases (name, token) VALUES
+  ('expired', :'expired'), ('forged', :'rs256_bad_sig'), ('alg none', :'alg_none'),
+  ('confusion', :'hs256_confusion_pem'), ('garbage', 'not a token'),
+  ('company not uuid', :'company_not_uuid'), ('sub not uuid', :'sub_not_uuid'),
+  ('unicode', :'payload_unicode');
+SELECT name, set_config('nicelogin.token', token, false) IS NOT NULL AS set,
+       nicelogin_user_id() AS user_id, nicelogin_company_id() AS company_id,
+       nicelogin_email() AS email, nicelogin_claims() IS NOT NULL AS has_claims
+  FROM (SELECT * FROM cases ORDER BY id OFFSET 0) c;
+RESET nicelogin.token;
+
+-- PostgREST: the bearer token of request.headers, header name and scheme in any case
+SELECT set_config('request.headers', json_build_object('authorization', 'Bearer ' || :'rs256')::text, false) IS NOT NULL AS set;
+SELECT nicelogin_token() = :'rs256' AS from_headers, nicelogin_company_id() AS company_id;
+SELECT set_config('request.headers', json_build_object('Authorization', 'BEARER   ' || :'bob' || ' ', 'accept', '*/*')::text, false) IS NOT NULL AS set;
+SELECT nicelogin_token() = :'bob' AS from_headers, nicelogin_company_id() AS company_id;
+-- nicelogin.token wins over request.headers
+BEGIN;
+SET LOCAL nicelogin.token = :'rs256';
+SELECT nicelogin_company_id() AS company_id;
+COMMIT;
+SELECT nicelogin_company_id() AS company_id_from_headers_again;
+-- other schemes, no header, bad JSON: no token
+SELECT header, set_config('request.headers', header, false) IS NOT NULL AS set,
+       nicelogin_token() AS token, nicelogin_company_id() AS company_id
+  FROM (VALUES ('{"authorization": "Basic dXNlcjpwYXNz"}'), ('{"accept": "*/*"}'),
+               ('{"authorization": "Bearer"}'), ('{"authorization": 42}'),
+               ('not json'), ('{"authorization": "Bearer x", "authorization": "Bearer y"}'),
+               ('')) AS v(header);
+-- the unverified request.jwt.claims setting is never trusted
+SELECT set_config('request.jwt.claims', '{"company_id": "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"}', false) IS NOT NULL AS set;
+SELECT nicelogin_company_id() AS company_id, nicelogin_claims() AS claims;
+RESET request.headers;
+RESET request.jwt.claims;
+
+-- the token may change from row to row; each row sees its own token's claims
+SELECT n, set_config('nicelogin.token', t, true) IS NOT NULL AS set, nicelogin_email() AS email
+  FROM (VALUES (1, :'rs256'), (2, :'bob'), (3, :'rs256'), (4, :'expired'), (5, :'alice2')) AS v(n, t);
+RESET nicelogin.token;
+
+RESET ROLE;
+
+-- key changes, deactivations and revocations reach the remembered answer at once
+SET nicelogin.token = :'rs256';
+SELECT nicelogin_company_id() AS before;
+BEGIN;
+SELECT nicelogin_set_jwks(:'jwks_hs');
+SELECT nicelogin_company_id() AS keys_replaced;
+ROLLBACK;
+SELECT nicelogin_company_id() AS keys_back;
+INSERT INTO nicelogin_deactivated_users (user_id) VALUES ('11111111-1111-4111-8111-111111111111');
+SELECT nicelogin_company_id() AS deactivated, nicelogin_check(nicelogin_token()) AS reason;
+DELETE FROM nicelogin_deactivated_users;
+SELECT nicelogin_company_id() AS reactivated;
+SELECT nicelogin_revoke_sid('sid-alice-1', now() + interval '1 day');
+SELECT nicelogin_company_id() AS session_revoked, nicelogin_check(nicelogin_token()) AS reason;
+SELECT nicelogin_check(:'alice2') AS other_session;
+DELETE FROM nicelogin_revocations;
+SELECT nicelogin_revoke_token(:'rs256') AS revoked_by_jti;
+SELECT kind, value, expires_at = to_timestamp(4102444800) AS until_exp FROM nicelogin_revocations;
+SELECT nicelogin_company_id() AS token_revoked, nicelogin_check(:'rs256') AS reason;
+SELECT nicelogin_revoke_token('not a token') AS without_jti;
+DELETE FROM nicelogin_revocations;
+-- verification settings reach it too
+SET nicelogin.issuer = 'https://issuer.example';
+SELECT nicelogin_company_id() AS wrong_issuer;
+RESET nicelogin.issuer;
+SELECT nicelogin_company_id() AS right_again;
+RESET nicelogin.token;
+
+-- parallel workers read the token the leader passed on
+CREATE TABLE request_rows AS
+  SELECT i, (ARRAY['aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb'])[1 + i % 2]::uuid AS company_id
+    FROM generate_series(1, 20000) i;
+ANALYZE request_rows;
+GRANT SELECT ON request_rows TO regress_nl_app;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET ROLE regress_nl_app;
+SET nicelogin.token = :'bob';
+EXPLAIN (COSTS OFF) SELECT count(*) FROM request_rows WHERE company_id = nicelogin_company_id();
+SELECT count(*) FROM request_rows WHERE company_id = nicelogin_company_id();
+SET nicelogin.token = :'rs256';
+SELECT count(*) FROM request_rows WHERE company_id = nicelogin_company_id();
+RESET nicelogin.token;
+SELECT count(*) FROM request_rows WHERE company_id = nicelogin_company_id();
+RESET ROLE;
+RESET max_parallel_workers_per_gather;
+DROP TABLE request_rows;
