@@ -17,7 +17,7 @@ OBJS = \
 DATA         = $(EXTENSION)--$(EXTVERSION).sql
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
-REGRESS      = setup verify claims keys privileges wycheproof request
+REGRESS      = setup verify keys privileges wycheproof request rls_example
 ISOLATION    = key_change
 TAP_TESTS    = 1
 
