@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# bench/run.sh: builds and installs nicelogin, starts a throwaway cluster and
+# runs the benchmarks in bench/ against it.  Not part of the test suite: a
+# benchmark's ratios depend on the machine, and they are printed, not timed
+# against a limit in CI.
+#   bash bench/run.sh            # 1M rows, 5 rounds
+#   BENCH_ROWS=200000 BENCH_ROUNDS=3 bash bench/run.sh
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
+
+nl_install_deps
+nl_build_install "$NL_REPO" /tmp/nicelogin-bench-build.log
+dir=$(mktemp -d /tmp/nicelogin-bench.XXXXXX)
+nl_on_exit "rm -rf '$dir'"
+nl_start_cluster "$dir/pg" "${BENCH_PORT:-5496}"
+nl_heading "machine"
+echo "$(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+echo "$(postgres --version 2>/dev/null || "$NL_PGBIN/postgres" --version)"
+nl_heading "row-level security and repeated verification"
+nl_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
+	python3 "$NL_REPO/bench/rls_bench.py"
+nl_heading "signature verification: nicelogin vs openssl speed"
+nl_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
+	python3 "$NL_REPO/bench/verify_bench.py"
