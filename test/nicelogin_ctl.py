@@ -3,7 +3,7 @@
 
     python3 test/nicelogin_ctl.py reset
     python3 test/nicelogin_ctl.py mode MODE [DELAY_MS]
-    python3 test/nicelogin_ctl.py jwks FILE
+    python3 test/nicelogin_ctl.py jwks FILE|JSON
     python3 test/nicelogin_ctl.py requests [--b64]
     python3 test/nicelogin_ctl.py users [--b64]
 
@@ -62,8 +62,11 @@ def main(argv):
         call("POST", "/_control/mode",
              {"mode": args[0], "delay_ms": int(args[1]) if len(args) > 1 else 0})
     elif cmd == "jwks" and len(args) == 1:
-        with open(args[0], "rb") as f:
-            call("POST", "/_control/jwks", f.read())
+        if args[0].lstrip().startswith("{"):
+            call("POST", "/_control/jwks", args[0].encode())
+        else:
+            with open(args[0], "rb") as f:
+                call("POST", "/_control/jwks", f.read())
     elif cmd == "requests" and not args:
         print_lines(call("GET", "/_control/requests"), b64)
     elif cmd == "users" and not args:

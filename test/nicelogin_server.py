@@ -32,7 +32,10 @@ Control endpoints (never recorded, never affected by the mode):
                              body); garbage (200, a body that is not JSON); hang (answer
                              nothing until the mode changes, at most 60 s, then answer as the
                              new mode says); toggle_ignored (toggle_user_status answers 200
-                             with the user's unchanged is_active)
+                             with the user's unchanged is_active); echo_error (400 whose
+                             error text repeats the request body, as a careless server might);
+                             huge (200 with a 2 MB JSON body and no
+                             Content-Length)
     POST /_control/jwks      body: the JWKS to serve (must be JSON)
     POST /_control/reset     back to the initial state (users, tokens, mode, JWKS, request log)
     GET  /_control/requests  the last 50 API requests, oldest first:
@@ -68,7 +71,8 @@ INITIAL_USERS = [
      "password": "Carol-Pass-3", "is_active": True},
 ]
 
-MODES = ("normal", "slow", "error500", "empty500", "garbage", "hang", "toggle_ignored")
+MODES = ("normal", "slow", "error500", "empty500", "garbage", "hang", "toggle_ignored",
+         "echo_error", "huge")
 MAX_BODY = 1024 * 1024
 HANG_SECONDS = 60
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -231,6 +235,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_control/jwks" and self.command == "POST":
             try:
                 json.loads(body.decode("utf-8"))
+            except RecursionError:
+                pass  # deeply nested but well-formed: serve it (tests use it)
             except (UnicodeDecodeError, ValueError):
                 raise ApiError(400, "the JWKS must be JSON")
             with st.cond:
@@ -260,7 +266,7 @@ class Handler(BaseHTTPRequestHandler):
     def record(self, path, body):
         try:
             parsed = json.loads(body.decode("utf-8")) if body else None
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             parsed = body.decode("utf-8", "replace")
         with self.state.cond:
             self.state.requests.append({
@@ -292,6 +298,16 @@ class Handler(BaseHTTPRequestHandler):
         elif mode == "garbage":
             return self.send(200, raw=b"<html><body>this is not JSON</body></html>",
                              content_type="text/html")
+        elif mode == "echo_error":
+            return self.send(400, {"error": "cannot accept " + body.decode("utf-8", "replace")})
+        elif mode == "huge":
+            # No Content-Length: the client sees the size only while reading.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b'{"keys": [], "padding": "' + b"x" * (2 * 1024 * 1024) + b'"}')
+            return
 
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if ctype != "application/json":

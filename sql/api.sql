@@ -1,0 +1,306 @@
+-- api: the NiceLogin API functions against the stand-in server
+-- (test/nicelogin_server.py on 127.0.0.1:18089, started by test/run-tests.sh).
+--
+-- The server's mode is switched with psql's \! running test/nicelogin_ctl.py, which prints
+-- nothing (\! output is not ordered with query output); what the server received is read
+-- back with \copy ... FROM PROGRAM.  The server is reset first, so the test only depends on
+-- what it does itself.  SQLSTATEs are shown with \echo :LAST_ERROR_SQLSTATE; messages whose
+-- detail holds timings or library text are shown with VERBOSITY terse.
+\! python3 test/nicelogin_ctl.py reset
+\set SHOW_CONTEXT never
+-- the stored keys, put back at the end
+CREATE TEMP TABLE keys_saved AS SELECT * FROM nicelogin_keys;
+CREATE TEMP TABLE server_lines (n serial, line text);
+CREATE TEMP VIEW server_json AS
+    SELECT n, convert_from(decode(line, 'base64'), 'UTF8')::jsonb AS j FROM server_lines;
+
+--
+-- Settings that must be set first
+--
+SET nicelogin.base_url = 'http://127.0.0.1:18089///';  -- trailing slashes are ignored
+RESET nicelogin.api_key;
+RESET nicelogin.api_secret;
+SELECT nicelogin_request_password_reset('alice@acme.example');
+\echo :LAST_ERROR_SQLSTATE
+SELECT nicelogin_refresh_jwks();
+SELECT nicelogin_deactivate('22222222-2222-4222-8222-222222222222');
+\echo :LAST_ERROR_SQLSTATE
+SET nicelogin.api_key = 'test-api-key';
+SET nicelogin.api_secret = 'test-api-secret';
+
+--
+-- Password reset: success
+--
+SELECT length(nicelogin_request_password_reset('alice@acme.example')) AS token_length;
+SELECT nicelogin_request_password_reset('alice@acme.example') AS tok \gset
+SELECT nicelogin_reset_password('alice@acme.example', 'Correct-Horse-1', 'Staple-Battery-9', :'tok');
+-- a reset token is single-use
+SELECT nicelogin_reset_password('alice@acme.example', 'Staple-Battery-9', 'Other-Pass-77', :'tok');
+\echo :LAST_ERROR_SQLSTATE
+-- both steps in one call, back to the first password
+SELECT nicelogin_change_password('alice@acme.example', 'Staple-Battery-9', 'Correct-Horse-1');
+-- what went over the wire
+\copy server_lines (line) FROM PROGRAM 'python3 test/nicelogin_ctl.py requests --b64'
+SELECT n, j->>'method' AS method, j->>'path' AS path,
+       (SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(j->'body') AS k) AS fields,
+       j->>'content_type' AS content_type, j->>'user_agent' AS user_agent
+  FROM server_json ORDER BY n;
+SELECT n, j->'body'->>'email' AS email, j->'body'->>'api_key' AS api_key,
+       j->'body'->>'confirm_password' = j->'body'->>'new_password' AS confirmed,
+       j->'body'->>'reset_token' = :'tok' AS first_token
+  FROM server_json WHERE j->>'path' = '/reset_password' ORDER BY n;
+TRUNCATE server_lines RESTART IDENTITY;
+\copy server_lines (line) FROM PROGRAM 'python3 test/nicelogin_ctl.py users --b64'
+SELECT j->>'email' AS email, j->>'password' = 'Correct-Horse-1' AS first_password
+  FROM server_json WHERE j->>'email' = 'alice@acme.example';
+TRUNCATE server_lines RESTART IDENTITY;
+
+--
+-- Password reset: the API's errors, with their SQLSTATEs
+--
+-- 400: bad email, weak password
+SELECT nicelogin_request_password_reset('not-an-email');
+\echo :LAST_ERROR_SQLSTATE
+SELECT nicelogin_change_password('alice@acme.example', 'Correct-Horse-1', 'short');
+\echo :LAST_ERROR_SQLSTATE
+-- 401: wrong password, wrong API key
+SELECT nicelogin_change_password('alice@acme.example', 'Not-The-Password', 'Good-Enough-123');
+\echo :LAST_ERROR_SQLSTATE
+SELECT nicelogin_reset_password('alice@acme.example', 'Correct-Horse-1', 'Good-Enough-123', 'forged-token');
+\echo :LAST_ERROR_SQLSTATE
+SET nicelogin.api_key = 'wrong-api-key';
+SELECT nicelogin_request_password_reset('alice@acme.example');
+\echo :LAST_ERROR_SQLSTATE
+SET nicelogin.api_key = 'test-api-key';
+-- 404: unknown email
+SELECT nicelogin_request_password_reset('nobody@acme.example');
+\echo :LAST_ERROR_SQLSTATE
+-- an API that repeats what it was sent in its error text: passwords and tokens are masked
+\! python3 test/nicelogin_ctl.py mode echo_error
+SELECT nicelogin_reset_password('alice@acme.example', 'Correct-Horse-1', 'Good-Enough-123', 'some-token');
+\! python3 test/nicelogin_ctl.py mode normal
+
+--
+-- Server failures
+--
+\! python3 test/nicelogin_ctl.py mode error500
+SELECT nicelogin_request_password_reset('alice@acme.example');
+\echo :LAST_ERROR_SQLSTATE
+\! python3 test/nicelogin_ctl.py mode empty500
+SELECT nicelogin_request_password_reset('alice@acme.example');
+\echo :LAST_ERROR_SQLSTATE
+\! python3 test/nicelogin_ctl.py mode garbage
+SELECT nicelogin_request_password_reset('alice@acme.example');
+\echo :LAST_ERROR_SQLSTATE
+\! python3 test/nicelogin_ctl.py mode huge
+SELECT nicelogin_refresh_jwks();
+\echo :LAST_ERROR_SQLSTATE
+-- timeout: nicelogin.http_timeout against a server that answers after 3 s
+\! python3 test/nicelogin_ctl.py mode slow 3000
+SET nicelogin.http_timeout = 200;
+SELECT clock_timestamp() AS t0 \gset
+\set VERBOSITY terse
+SELECT nicelogin_refresh_jwks();
+\set VERBOSITY default
+\echo :LAST_ERROR_SQLSTATE
+SELECT clock_timestamp() - :'t0'::timestamptz BETWEEN interval '150 ms' AND interval '2 s' AS stopped_by_http_timeout;
+RESET nicelogin.http_timeout;
+-- statement_timeout (a pending cancel) stops a request to a server that never answers
+\! python3 test/nicelogin_ctl.py mode hang
+SET statement_timeout = '300ms';
+SELECT clock_timestamp() AS t0 \gset
+SELECT nicelogin_refresh_jwks();
+\echo :LAST_ERROR_SQLSTATE
+RESET statement_timeout;
+SELECT clock_timestamp() - :'t0'::timestamptz BETWEEN interval '250 ms' AND interval '1 s' AS stopped_by_cancel;
+-- same inside the password functions
+SET statement_timeout = '300ms';
+SELECT nicelogin_change_password('alice@acme.example', 'Correct-Horse-1', 'Good-Enough-123');
+RESET statement_timeout;
+\! python3 test/nicelogin_ctl.py mode normal
+
+--
+-- Where requests may go
+--
+-- plain http to a host that is not loopback: refused before any connection
+SET nicelogin.base_url = 'http://example.com';
+SELECT nicelogin_request_password_reset('alice@acme.example');
+\echo :LAST_ERROR_SQLSTATE
+SET nicelogin.base_url = 'http://127.0.0.1.example.com:18089';
+SELECT nicelogin_refresh_jwks();
+SET nicelogin.base_url = 'http://10.0.0.1:18089';
+SELECT nicelogin_deactivate('22222222-2222-4222-8222-222222222222');
+-- other schemes, and URLs that do not parse
+SET nicelogin.base_url = 'ftp://127.0.0.1:18089';
+SELECT nicelogin_refresh_jwks();
+\echo :LAST_ERROR_SQLSTATE
+SET nicelogin.base_url = 'file:///etc/passwd';
+SELECT nicelogin_refresh_jwks();
+SET nicelogin.base_url = 'no url at all';
+SELECT nicelogin_refresh_jwks();
+\echo :LAST_ERROR_SQLSTATE
+SET nicelogin.base_url = '';
+SELECT nicelogin_refresh_jwks();
+-- loopback over plain http is allowed: by name, by any 127/8 address, by ::1
+\set VERBOSITY terse
+SET nicelogin.base_url = 'http://localhost:18089/';
+SELECT nicelogin_refresh_jwks() > 0 AS refreshed;
+SET nicelogin.base_url = 'http://127.0.0.2:1';
+SELECT nicelogin_refresh_jwks();
+\echo :LAST_ERROR_SQLSTATE
+SET nicelogin.base_url = 'http://[::1]:1';
+SELECT nicelogin_refresh_jwks();
+\echo :LAST_ERROR_SQLSTATE
+-- user information in the URL never shows in a message
+SET nicelogin.base_url = 'http://someone:hunter2@127.0.0.1:1';
+SELECT nicelogin_refresh_jwks();
+-- https is verified: the stand-in server speaks no TLS
+SET nicelogin.base_url = 'https://127.0.0.1:18089';
+SELECT nicelogin_refresh_jwks();
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
+SET nicelogin.base_url = 'http://127.0.0.1:18089';
+
+--
+-- Deactivation and activation
+--
+\! python3 test/nicelogin_ctl.py reset
+SELECT nicelogin_deactivate('22222222-2222-4222-8222-222222222222');
+SELECT user_id, deactivated_by = session_user AS by_me,
+       deactivated_at > now() - interval '1 minute' AS recent
+  FROM nicelogin_deactivated_users;
+-- again: still one row
+SELECT nicelogin_deactivate('22222222-2222-4222-8222-222222222222');
+SELECT count(*) FROM nicelogin_deactivated_users;
+\copy server_lines (line) FROM PROGRAM 'python3 test/nicelogin_ctl.py users --b64'
+SELECT j->>'email' AS email, j->'is_active' AS is_active FROM server_json ORDER BY j->>'email';
+TRUNCATE server_lines RESTART IDENTITY;
+SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
+SELECT count(*) FROM nicelogin_deactivated_users;
+\copy server_lines (line) FROM PROGRAM 'python3 test/nicelogin_ctl.py users --b64'
+SELECT j->>'email' AS email, j->'is_active' AS is_active FROM server_json ORDER BY j->>'email';
+TRUNCATE server_lines RESTART IDENTITY;
+-- what the toggle requests carried (the secret only in the body)
+\copy server_lines (line) FROM PROGRAM 'python3 test/nicelogin_ctl.py requests --b64'
+SELECT j->>'method' AS method, j->>'path' AS path,
+       (SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(j->'body') AS k) AS fields,
+       j->'body'->>'api_secret' = 'test-api-secret' AS secret_sent,
+       j->'body'->'user_id' AS user_id, j->'body'->'is_active' AS is_active
+  FROM server_json WHERE j->>'path' = '/toggle_user_status' ORDER BY n;
+TRUNCATE server_lines RESTART IDENTITY;
+-- failed calls leave nothing behind
+SELECT nicelogin_deactivate('44444444-4444-4444-8444-444444444444');
+\echo :LAST_ERROR_SQLSTATE
+SET nicelogin.api_secret = 'not-the-secret';
+SELECT nicelogin_deactivate('22222222-2222-4222-8222-222222222222');
+\echo :LAST_ERROR_SQLSTATE
+SET nicelogin.api_secret = 'test-api-secret';
+\! python3 test/nicelogin_ctl.py mode error500
+SELECT nicelogin_deactivate('22222222-2222-4222-8222-222222222222');
+\! python3 test/nicelogin_ctl.py mode garbage
+SELECT nicelogin_deactivate('22222222-2222-4222-8222-222222222222');
+\! python3 test/nicelogin_ctl.py mode echo_error
+SELECT nicelogin_deactivate('22222222-2222-4222-8222-222222222222');
+-- an API that answers 200 without making the change: false, nothing recorded
+\! python3 test/nicelogin_ctl.py mode toggle_ignored
+SELECT nicelogin_deactivate('22222222-2222-4222-8222-222222222222');
+\! python3 test/nicelogin_ctl.py mode normal
+SELECT count(*) FROM nicelogin_deactivated_users;
+-- the local record follows the calling transaction
+BEGIN;
+SELECT nicelogin_deactivate('33333333-3333-4333-8333-333333333333');
+SELECT count(*) FROM nicelogin_deactivated_users;
+ROLLBACK;
+SELECT count(*) FROM nicelogin_deactivated_users;
+SELECT nicelogin_activate('33333333-3333-4333-8333-333333333333');
+
+--
+-- Key refresh
+--
+SELECT nicelogin_refresh_jwks() AS n_keys \gset
+SELECT :n_keys > 0 AS got_keys, :n_keys = (SELECT count(*) FROM nicelogin_keys) AS all_stored;
+\copy server_lines (line) FROM PROGRAM 'python3 test/nicelogin_ctl.py requests --b64'
+SELECT j->>'method' AS method, j->>'path' AS path, j->'body' AS body,
+       j->>'content_type' AS content_type, j->>'user_agent' AS user_agent
+  FROM server_json ORDER BY n DESC LIMIT 1;
+TRUNCATE server_lines RESTART IDENTITY;
+CREATE TEMP TABLE kids_before AS SELECT kid FROM nicelogin_keys;
+-- a failed fetch leaves the stored keys as they were
+\! python3 test/nicelogin_ctl.py mode garbage
+SELECT nicelogin_refresh_jwks();
+\! python3 test/nicelogin_ctl.py mode error500
+SELECT nicelogin_refresh_jwks();
+\! python3 test/nicelogin_ctl.py mode normal
+-- and an empty set
+\! python3 test/nicelogin_ctl.py jwks '{"keys": []}'
+SELECT nicelogin_refresh_jwks();
+\echo :LAST_ERROR_SQLSTATE
+-- so does a set that nicelogin refuses (a 1024-bit RSA key)
+\! python3 test/nicelogin_ctl.py jwks test/fixtures/jwks_weak.json
+\set VERBOSITY sqlstate
+SELECT nicelogin_refresh_jwks();
+\set VERBOSITY default
+SELECT (SELECT count(*) FROM nicelogin_keys) = :n_keys AS unchanged,
+       NOT EXISTS (SELECT kid FROM nicelogin_keys EXCEPT SELECT kid FROM kids_before) AS same_kids;
+-- the API key is one escaped path segment
+SET nicelogin.api_key = 'a b/c?d#é';
+SELECT nicelogin_refresh_jwks();
+\echo :LAST_ERROR_SQLSTATE
+SET nicelogin.api_key = 'test-api-key';
+\! python3 test/nicelogin_ctl.py reset
+
+--
+-- nicelogin.api_secret stays with superusers
+--
+SHOW nicelogin.api_secret;
+CREATE ROLE regress_nl_api_user;
+SET ROLE regress_nl_api_user;
+SHOW nicelogin.api_secret;
+SELECT current_setting('nicelogin.api_secret');
+SELECT current_setting('nicelogin.api_secret', true);
+SELECT count(*) FROM pg_settings WHERE name = 'nicelogin.api_secret';
+SELECT count(*) FROM pg_settings
+ WHERE setting LIKE '%test-api-secret%' OR reset_val LIKE '%test-api-secret%';
+SET nicelogin.api_secret = 'mine';
+SELECT set_config('nicelogin.api_secret', 'mine', false);
+SET nicelogin.base_url = 'https://attacker.example';
+-- the API functions are not granted to PUBLIC
+SELECT nicelogin_deactivate('22222222-2222-4222-8222-222222222222');
+SELECT nicelogin_request_password_reset('alice@acme.example');
+RESET ROLE;
+-- members of pg_read_all_settings see a mask
+GRANT pg_read_all_settings TO regress_nl_api_user;
+SET ROLE regress_nl_api_user;
+SHOW nicelogin.api_secret;
+SELECT current_setting('nicelogin.api_secret');
+SELECT count(*) FROM pg_settings
+ WHERE setting LIKE '%test-api-secret%' OR reset_val LIKE '%test-api-secret%'
+    OR boot_val LIKE '%test-api-secret%';
+RESET ROLE;
+-- a role granted the function uses the secret without seeing it (SECURITY DEFINER)
+GRANT EXECUTE ON FUNCTION nicelogin_deactivate(uuid), nicelogin_activate(uuid) TO regress_nl_api_user;
+SET ROLE regress_nl_api_user;
+SELECT nicelogin_deactivate('22222222-2222-4222-8222-222222222222');
+SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
+RESET ROLE;
+SELECT count(*) FROM nicelogin_deactivated_users;
+-- the secret cannot be stored where other roles can read it
+ALTER ROLE regress_nl_api_user SET nicelogin.api_secret = 'test-api-secret';
+ALTER ROLE ALL SET nicelogin.api_secret = 'test-api-secret';
+DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET nicelogin.api_secret = %L', current_database(), 'test-api-secret'); END $$;
+CREATE FUNCTION nl_leaky() RETURNS int LANGUAGE sql
+    SET nicelogin.api_secret = 'test-api-secret' AS 'SELECT 1';
+SELECT count(*) FROM pg_db_role_setting WHERE array_to_string(setconfig, ',') LIKE '%api_secret%';
+-- with no secret set, others see an empty string
+RESET nicelogin.api_secret;
+SET ROLE regress_nl_api_user;
+SHOW nicelogin.api_secret;
+RESET ROLE;
+
+REVOKE pg_read_all_settings FROM regress_nl_api_user;
+REVOKE ALL ON FUNCTION nicelogin_deactivate(uuid), nicelogin_activate(uuid) FROM regress_nl_api_user;
+DROP ROLE regress_nl_api_user;
+RESET nicelogin.base_url;
+RESET nicelogin.api_key;
+DELETE FROM nicelogin_keys;
+INSERT INTO nicelogin_keys SELECT * FROM keys_saved;

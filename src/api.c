@@ -1,0 +1,840 @@
+/*
+ * api.c
+ *		SQL entry points of the NiceLogin admin API, and the api_secret hooks.
+ *
+ * Each function builds a JSON request body with PostgreSQL's JSON escaping,
+ * sends it through nl_http_request() (http.c, the only curl user), and reads
+ * the answer with PostgreSQL's JSON parser.  A non-2xx answer raises an ERROR
+ * that carries the API's "error" text and the HTTP status:
+ *
+ *	400 -> 22023   401 -> 28000   403 -> 42501   404 -> P0002   other -> 58000
+ *
+ * Passwords, reset tokens and the API secret never appear in a message: they
+ * are only ever put into request bodies, which are wiped after the request,
+ * and they are masked if the API echoes them in its error text.
+ *
+ * nicelogin_activate/_deactivate record the result in the extension's table
+ * nicelogin_deactivated_users in the calling transaction, after the API has
+ * confirmed the change; the statement trigger on that table invalidates the
+ * caches of every session at commit.  If the transaction later rolls back,
+ * the remote change stays: call the function again to bring both in line.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/jsonapi.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/pg_list.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/uuid.h"
+
+#include "nicelogin.h"
+
+/* Deepest JSON nesting we hand to the (recursive) JSON parser. */
+#define NL_JSON_MAX_DEPTH		64
+
+/*
+ * Digits a JSON number may have before and after the decimal point (after
+ * applying its exponent) for jsonb's numeric to hold it; kept below
+ * numeric's limits of 131072 and 16383.
+ */
+#define NL_JSON_MAX_INT_DIGITS	100000
+#define NL_JSON_MAX_FRAC_DIGITS	16000
+
+/* State of the syntax check of an answer. */
+typedef struct NlJsonCheck
+{
+	bool		numbers_ok;
+} NlJsonCheck;
+
+/* Longest API error text we repeat in a message, in bytes. */
+#define NL_API_ERROR_MAX		500
+
+/* What replaces a secret that the API echoes in its error text. */
+#define NL_MASK					"********"
+
+/* GUC hooks for nicelogin.api_secret, registered in nicelogin.c. */
+extern bool nl_api_secret_check_hook(char **newval, void **extra, GucSource source);
+extern const char *nl_api_secret_show_hook(void);
+
+PG_FUNCTION_INFO_V1(nicelogin_request_password_reset);
+PG_FUNCTION_INFO_V1(nicelogin_reset_password);
+PG_FUNCTION_INFO_V1(nicelogin_change_password);
+PG_FUNCTION_INFO_V1(nicelogin_activate);
+PG_FUNCTION_INFO_V1(nicelogin_deactivate);
+PG_FUNCTION_INFO_V1(nicelogin_refresh_jwks);
+
+static const char *nl_require_api_key(void);
+static const char *nl_require_api_secret(void);
+static char *nl_api_url(const char *path);
+static void nl_json_string_member(StringInfo buf, const char *key, const char *value);
+static void nl_json_bool_member(StringInfo buf, const char *key, bool value);
+static char *nl_url_escape(const char *s);
+static Jsonb *nl_api_call(const char *method, const char *path, StringInfo body,
+						  const char *const *secrets, int nsecrets);
+static Jsonb *nl_parse_answer(StringInfo answer);
+static bool nl_json_depth_ok(const char *s, int len);
+static void nl_json_check_scalar(void *state, char *token, JsonTokenType type);
+static bool nl_json_number_ok(const char *s);
+static void nl_api_fail(const char *method, const char *path, long status,
+						Jsonb *answer, const char *const *secrets, int nsecrets)
+			pg_attribute_noreturn();
+static int	nl_status_errcode(long status);
+static char *nl_clean_error_text(const char *s, int len,
+								 const char *const *secrets, int nsecrets);
+static JsonbValue *nl_answer_member(Jsonb *answer, const char *key,
+									enum jbvType type, const char *method,
+									const char *path);
+static char *nl_request_reset_token(const char *email);
+static bool nl_reset_password(const char *email, const char *current_password,
+							  const char *new_password, const char *reset_token);
+static bool nl_set_user_active(FunctionCallInfo fcinfo, bool active);
+static void nl_record_user_status(Oid fn_oid, pg_uuid_t *user_id, bool active);
+
+
+/* ---------- SQL entry points ---------- */
+
+/* nicelogin_request_password_reset(email text) returns text */
+Datum
+nicelogin_request_password_reset(PG_FUNCTION_ARGS)
+{
+	char	   *email = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_TEXT_P(cstring_to_text(nl_request_reset_token(email)));
+}
+
+/* nicelogin_reset_password(email, current_password, new_password, reset_token) */
+Datum
+nicelogin_reset_password(PG_FUNCTION_ARGS)
+{
+	char	   *email = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *current_password = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *new_password = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *reset_token = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	bool		result;
+
+	result = nl_reset_password(email, current_password, new_password,
+							   reset_token);
+	explicit_bzero(current_password, strlen(current_password));
+	explicit_bzero(new_password, strlen(new_password));
+	explicit_bzero(reset_token, strlen(reset_token));
+	PG_RETURN_BOOL(result);
+}
+
+/* nicelogin_change_password(email, current_password, new_password): both steps */
+Datum
+nicelogin_change_password(PG_FUNCTION_ARGS)
+{
+	char	   *email = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *current_password = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *new_password = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *reset_token;
+	bool		result;
+
+	reset_token = nl_request_reset_token(email);
+	result = nl_reset_password(email, current_password, new_password,
+							   reset_token);
+	explicit_bzero(current_password, strlen(current_password));
+	explicit_bzero(new_password, strlen(new_password));
+	explicit_bzero(reset_token, strlen(reset_token));
+	PG_RETURN_BOOL(result);
+}
+
+/* nicelogin_activate(user_id uuid) returns boolean */
+Datum
+nicelogin_activate(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(nl_set_user_active(fcinfo, true));
+}
+
+/* nicelogin_deactivate(user_id uuid) returns boolean */
+Datum
+nicelogin_deactivate(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(nl_set_user_active(fcinfo, false));
+}
+
+/*
+ * nicelogin_refresh_jwks() returns integer: fetches the JWKS published for
+ * nicelogin.api_key and stores it.  A failed fetch, an unreadable answer or a
+ * set that nl_store_jwks() refuses all raise before the stored keys change.
+ */
+int
+nl_refresh_jwks(Oid schema)
+{
+	const char *api_key = nl_require_api_key();
+	char	   *path;
+	Jsonb	   *jwks;
+
+	path = psprintf("/.well-known/jwks/%s", nl_url_escape(api_key));
+	jwks = nl_api_call("GET", path, NULL, NULL, 0);
+
+	/*
+	 * An empty set would refuse every token: NiceLogin always publishes its
+	 * signing keys, so an empty answer is a fault, not a rotation.  (Other
+	 * bad sets are refused by nl_store_jwks.)
+	 */
+	if (JB_ROOT_IS_OBJECT(jwks))
+	{
+		JsonbValue *keys = getKeyJsonValueFromContainer(&jwks->root, "keys", 4, NULL);
+
+		if (keys != NULL && keys->type == jbvBinary &&
+			JsonContainerIsArray(keys->val.binary.data) &&
+			JsonContainerSize(keys->val.binary.data) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("NiceLogin published an empty key set"),
+					 errdetail("The stored keys are kept: an empty set would refuse every token."),
+					 errhint("Check nicelogin.api_key and nicelogin.base_url.")));
+	}
+
+	return nl_store_jwks(jwks, schema);
+}
+
+/*
+ * The SQL entry point; the refresh worker calls nl_refresh_jwks() directly.
+ * Both outcomes are recorded for nicelogin_jwks_status().
+ */
+Datum
+nicelogin_refresh_jwks(PG_FUNCTION_ARGS)
+{
+	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+	char	   *by = GetUserNameFromId(GetSessionUserId(), false);
+	MemoryContext cxt = CurrentMemoryContext;
+	int			keys;
+
+	PG_TRY();
+	{
+		keys = nl_refresh_jwks(schema);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		nl_worker_record(false, by, 0, edata->message);
+		FreeErrorData(edata);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	nl_worker_record(true, by, keys, NULL);
+	PG_RETURN_INT32(keys);
+}
+
+
+/* ---------- the calls ---------- */
+
+/* POST /request_password_reset: returns the reset token. */
+static char *
+nl_request_reset_token(const char *email)
+{
+	const char *api_key = nl_require_api_key();
+	StringInfoData body;
+	Jsonb	   *answer;
+	JsonbValue *token;
+
+	initStringInfo(&body);
+	appendStringInfoChar(&body, '{');
+	nl_json_string_member(&body, "email", email);
+	nl_json_string_member(&body, "api_key", api_key);
+	appendStringInfoChar(&body, '}');
+
+	answer = nl_api_call("POST", "/request_password_reset", &body, NULL, 0);
+	token = nl_answer_member(answer, "reset_token", jbvString,
+							 "POST", "/request_password_reset");
+	return pnstrdup(token->val.string.val, token->val.string.len);
+}
+
+/* POST /reset_password: true when the API reports success. */
+static bool
+nl_reset_password(const char *email, const char *current_password,
+				  const char *new_password, const char *reset_token)
+{
+	const char *api_key = nl_require_api_key();
+	const char *secrets[3];
+	StringInfoData body;
+	Jsonb	   *answer;
+	JsonbValue *success;
+
+	secrets[0] = current_password;
+	secrets[1] = new_password;
+	secrets[2] = reset_token;
+
+	initStringInfo(&body);
+	appendStringInfoChar(&body, '{');
+	nl_json_string_member(&body, "email", email);
+	nl_json_string_member(&body, "current_password", current_password);
+	nl_json_string_member(&body, "new_password", new_password);
+	nl_json_string_member(&body, "confirm_password", new_password);
+	nl_json_string_member(&body, "api_key", api_key);
+	nl_json_string_member(&body, "reset_token", reset_token);
+	appendStringInfoChar(&body, '}');
+
+	answer = nl_api_call("POST", "/reset_password", &body,
+						 secrets, lengthof(secrets));
+	success = nl_answer_member(answer, "success", jbvBool,
+							   "POST", "/reset_password");
+	return success->val.boolean;
+}
+
+/*
+ * PATCH /toggle_user_status, then the local record.  Returns true when the
+ * API reports the state we asked for; otherwise false, and nothing local
+ * changes.
+ */
+static bool
+nl_set_user_active(FunctionCallInfo fcinfo, bool active)
+{
+	pg_uuid_t  *user_id = PG_GETARG_UUID_P(0);
+	const char *api_secret = nl_require_api_secret();
+	const char *secrets[1];
+	char	   *user_text;
+	StringInfoData body;
+	Jsonb	   *answer;
+	JsonbValue *is_active;
+
+	secrets[0] = api_secret;
+	user_text = DatumGetCString(DirectFunctionCall1(uuid_out,
+													UUIDPGetDatum(user_id)));
+
+	initStringInfo(&body);
+	appendStringInfoChar(&body, '{');
+	nl_json_string_member(&body, "api_secret", api_secret);
+	nl_json_string_member(&body, "user_id", user_text);
+	nl_json_bool_member(&body, "is_active", active);
+	appendStringInfoChar(&body, '}');
+
+	answer = nl_api_call("PATCH", "/toggle_user_status", &body,
+						 secrets, lengthof(secrets));
+	is_active = nl_answer_member(answer, "is_active", jbvBool,
+								 "PATCH", "/toggle_user_status");
+	if (is_active->val.boolean != active)
+		return false;
+
+	nl_record_user_status(fcinfo->flinfo->fn_oid, user_id, active);
+	return true;
+}
+
+/*
+ * Records a deactivation (or lifts it) in the extension's table, in the
+ * calling transaction.  The table is found in the schema of the calling
+ * function, which is the extension's schema.
+ */
+static void
+nl_record_user_status(Oid fn_oid, pg_uuid_t *user_id, bool active)
+{
+	Oid			nsp = get_func_namespace(fn_oid);
+	char	   *nspname = get_namespace_name(nsp);
+	char	   *sql;
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		values[1];
+	int			ret;
+
+	if (nspname == NULL)
+		elog(ERROR, "could not find the schema of function %u", fn_oid);
+
+	if (active)
+		sql = psprintf("DELETE FROM %s.nicelogin_deactivated_users"
+					   " WHERE user_id = $1",
+					   quote_identifier(nspname));
+	else
+		sql = psprintf("INSERT INTO %s.nicelogin_deactivated_users AS d (user_id)"
+					   " VALUES ($1)"
+					   " ON CONFLICT (user_id) DO UPDATE"
+					   " SET deactivated_at = excluded.deactivated_at,"
+					   " deactivated_by = excluded.deactivated_by",
+					   quote_identifier(nspname));
+	values[0] = UUIDPGetDatum(user_id);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 0);
+	if (ret != (active ? SPI_OK_DELETE : SPI_OK_INSERT))
+		elog(ERROR, "could not record the user's status: %s",
+			 SPI_result_code_string(ret));
+	SPI_finish();
+}
+
+
+/* ---------- settings ---------- */
+
+/* The API key, or an ERROR saying which setting to set. */
+static const char *
+nl_require_api_key(void)
+{
+	if (nl_api_key == NULL || nl_api_key[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("nicelogin.api_key is not set"),
+				 errhint("Set nicelogin.api_key to the API key of your NiceLogin application.")));
+	return nl_api_key;
+}
+
+/* The API secret, or an ERROR saying which setting to set (never its value). */
+static const char *
+nl_require_api_secret(void)
+{
+	if (nl_api_secret == NULL || nl_api_secret[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("nicelogin.api_secret is not set"),
+				 errhint("Set nicelogin.api_secret in postgresql.conf, with nicelogin in shared_preload_libraries; only superusers can set it.")));
+	return nl_api_secret;
+}
+
+/* base_url without its trailing slashes, followed by path. */
+static char *
+nl_api_url(const char *path)
+{
+	int			len;
+
+	if (nl_base_url == NULL || nl_base_url[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("nicelogin.base_url is not set"),
+				 errhint("Set nicelogin.base_url to the NiceLogin API address, for example https://api.v1.nicelogin.com.")));
+
+	len = strlen(nl_base_url);
+	while (len > 0 && nl_base_url[len - 1] == '/')
+		len--;
+	return psprintf("%.*s%s", len, nl_base_url, path);
+}
+
+/*
+ * nicelogin.api_secret check hook.  Refuses values that other roles could
+ * read:
+ *
+ *	- values stored in catalogs: ALTER ROLE / ALTER DATABASE ... SET and
+ *	  function SET clauses (validated with PGC_S_TEST), and such values when
+ *	  they are applied at session start;
+ *	- values from the server configuration (postgresql.conf, ALTER SYSTEM,
+ *	  the command line) unless the library is in shared_preload_libraries:
+ *	  until a session loads the library, the setting is a placeholder that
+ *	  any role can SHOW.  The first call of this hook is for the boot value,
+ *	  from DefineCustomStringVariable() in _PG_init, which tells how the
+ *	  library was loaded.
+ *
+ * SET by a superuser stays allowed.  The messages never show the value.
+ */
+bool
+nl_api_secret_check_hook(char **newval, void **extra, GucSource source)
+{
+	static int	preloaded = -1;
+
+	if (preloaded < 0)
+		preloaded = process_shared_preload_libraries_in_progress ? 1 : 0;
+
+	switch (source)
+	{
+		case PGC_S_GLOBAL:
+		case PGC_S_DATABASE:
+		case PGC_S_USER:
+		case PGC_S_DATABASE_USER:
+		case PGC_S_TEST:
+			GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+			GUC_check_errmsg("nicelogin.api_secret cannot be set per role, per database or per function");
+			GUC_check_errdetail("Such settings are stored in catalogs that other roles can read.");
+			GUC_check_errhint("Set nicelogin.api_secret in postgresql.conf, with nicelogin in shared_preload_libraries.");
+			return false;
+		case PGC_S_ENV_VAR:
+		case PGC_S_FILE:
+		case PGC_S_ARGV:
+			if (!preloaded && *newval != NULL && (*newval)[0] != '\0')
+			{
+				GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+				GUC_check_errmsg("nicelogin.api_secret is ignored because nicelogin is not in shared_preload_libraries");
+				GUC_check_errdetail("Until a session loads the library, any role can read a value set in the server configuration.");
+				GUC_check_errhint("Add nicelogin to shared_preload_libraries and restart the server.");
+				return false;
+			}
+			return true;
+		default:
+			return true;
+	}
+}
+
+/*
+ * nicelogin.api_secret show hook: superusers see the value, other roles
+ * (such as members of pg_read_all_settings) see a mask, or an empty string
+ * when no secret is set.
+ */
+const char *
+nl_api_secret_show_hook(void)
+{
+	if (nl_api_secret == NULL || nl_api_secret[0] == '\0')
+		return "";
+	if (superuser())
+		return nl_api_secret;
+	return NL_MASK;
+}
+
+
+/* ---------- JSON requests ---------- */
+
+/* Appends "key": "value" (with a comma when needed), value sent as UTF-8. */
+static void
+nl_json_string_member(StringInfo buf, const char *key, const char *value)
+{
+	char	   *utf8 = pg_server_to_any(value, strlen(value), PG_UTF8);
+
+	if (buf->len > 1)
+		appendStringInfoChar(buf, ',');
+	escape_json(buf, key);
+	appendStringInfoChar(buf, ':');
+	escape_json(buf, utf8);
+	if (utf8 != value)
+	{
+		explicit_bzero(utf8, strlen(utf8));
+		pfree(utf8);
+	}
+}
+
+/* Appends "key": true|false. */
+static void
+nl_json_bool_member(StringInfo buf, const char *key, bool value)
+{
+	if (buf->len > 1)
+		appendStringInfoChar(buf, ',');
+	escape_json(buf, key);
+	appendStringInfoString(buf, value ? ":true" : ":false");
+}
+
+/* Percent-encodes s (as UTF-8) for use as one URL path segment. */
+static char *
+nl_url_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char	   *utf8 = pg_server_to_any(s, strlen(s), PG_UTF8);
+	StringInfoData out;
+
+	initStringInfo(&out);
+	for (const unsigned char *p = (const unsigned char *) utf8; *p; p++)
+	{
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			(*p >= '0' && *p <= '9') ||
+			*p == '-' || *p == '.' || *p == '_' || *p == '~')
+			appendStringInfoChar(&out, (char) *p);
+		else
+		{
+			appendStringInfoChar(&out, '%');
+			appendStringInfoChar(&out, hex[*p >> 4]);
+			appendStringInfoChar(&out, hex[*p & 0x0F]);
+		}
+	}
+	return out.data;
+}
+
+
+/* ---------- answers ---------- */
+
+/*
+ * Sends one request to {base_url}{path} and returns the parsed JSON answer of
+ * a 2xx status; any other status raises the API's error.  body (may be NULL)
+ * is wiped afterwards, on every path.  secrets are masked in error texts.
+ */
+static Jsonb *
+nl_api_call(const char *method, const char *path, StringInfo body,
+			const char *const *secrets, int nsecrets)
+{
+	char	   *url = nl_api_url(path);
+	StringInfoData answer;
+	volatile long status = 0;
+	Jsonb	   *parsed;
+
+	initStringInfo(&answer);
+	PG_TRY();
+	{
+		status = nl_http_request(method, url, body ? body->data : NULL, &answer);
+	}
+	PG_FINALLY();
+	{
+		if (body != NULL)
+			explicit_bzero(body->data, body->len);
+	}
+	PG_END_TRY();
+
+	parsed = nl_parse_answer(&answer);
+	/* The raw answer may hold a reset token; the parsed copy is all we need. */
+	explicit_bzero(answer.data, answer.len);
+
+	if (status < 200 || status > 299)
+		nl_api_fail(method, path, status, parsed, secrets, nsecrets);
+
+	if (parsed == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not parse the answer of NiceLogin"),
+				 answer.len == 0 ?
+				 errdetail("NiceLogin answered %s %s with HTTP status %ld and an empty body.",
+						   method, path, status) :
+				 errdetail("NiceLogin answered %s %s with HTTP status %ld and a body that is not JSON.",
+						   method, path, status)));
+	return parsed;
+}
+
+/*
+ * The answer as jsonb, or NULL when it is not valid UTF-8 JSON.  Checks
+ * everything jsonb_in would raise for first (encoding, nesting depth, syntax,
+ * escapes, numbers numeric cannot hold), so that it never raises.
+ */
+static Jsonb *
+nl_parse_answer(StringInfo answer)
+{
+	char	   *data = answer->data;
+	int			len = answer->len;
+	JsonLexContext *lex;
+	JsonSemAction sem;
+	NlJsonCheck check;
+
+	if (len == 0)
+		return NULL;
+	if (!pg_verify_mbstr(PG_UTF8, data, len, true))
+		return NULL;
+	if (GetDatabaseEncoding() != PG_UTF8)
+	{
+		data = pg_any_to_server(data, len, PG_UTF8);
+		len = strlen(data);
+	}
+	if (!nl_json_depth_ok(data, len))
+		return NULL;
+	lex = makeJsonLexContextCstringLen(data, len, GetDatabaseEncoding(), true);
+	memset(&sem, 0, sizeof(sem));
+	check.numbers_ok = true;
+	sem.semstate = &check;
+	sem.scalar = nl_json_check_scalar;
+	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || !check.numbers_ok)
+		return NULL;
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(data)));
+}
+
+/* False when arrays and objects nest deeper than NL_JSON_MAX_DEPTH. */
+static bool
+nl_json_depth_ok(const char *s, int len)
+{
+	int			depth = 0;
+	bool		in_string = false;
+
+	for (int i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		}
+		else if (c == '"')
+			in_string = true;
+		else if (c == '[' || c == '{')
+		{
+			if (++depth > NL_JSON_MAX_DEPTH)
+				return false;
+		}
+		else if (c == ']' || c == '}')
+			depth--;
+	}
+	return true;
+}
+
+/* Scalar callback of the answer check: notes numbers numeric cannot hold. */
+static void
+nl_json_check_scalar(void *state, char *token, JsonTokenType type)
+{
+	if (type == JSON_TOKEN_NUMBER && !nl_json_number_ok(token))
+		((NlJsonCheck *) state)->numbers_ok = false;
+}
+
+/*
+ * True when a JSON number (already checked by the lexer) fits numeric: at
+ * most NL_JSON_MAX_INT_DIGITS digits before the decimal point and
+ * NL_JSON_MAX_FRAC_DIGITS after it, once the exponent is applied.
+ */
+static bool
+nl_json_number_ok(const char *s)
+{
+	long		int_digits = 0;
+	long		frac_digits = 0;
+	long		exponent = 0;
+	bool		negative_exponent = false;
+
+	if (*s == '-')
+		s++;
+	for (; *s >= '0' && *s <= '9'; s++)
+		int_digits++;
+	if (*s == '.')
+	{
+		s++;
+		for (; *s >= '0' && *s <= '9'; s++)
+			frac_digits++;
+	}
+	if (*s == 'e' || *s == 'E')
+	{
+		int			exp_digits = 0;
+
+		s++;
+		if (*s == '+' || *s == '-')
+			negative_exponent = (*s++ == '-');
+		while (*s == '0')
+			s++;
+		while (*s >= '0' && *s <= '9')
+		{
+			if (++exp_digits > 6)
+				return false;
+			exponent = exponent * 10 + (*s++ - '0');
+		}
+		if (negative_exponent)
+			exponent = -exponent;
+	}
+	return int_digits + exponent <= NL_JSON_MAX_INT_DIGITS &&
+		frac_digits - exponent <= NL_JSON_MAX_FRAC_DIGITS;
+}
+
+/*
+ * A member of the answer object with the given type, or an ERROR saying the
+ * answer is not what the API documents.
+ */
+static JsonbValue *
+nl_answer_member(Jsonb *answer, const char *key, enum jbvType type,
+				 const char *method, const char *path)
+{
+	JsonbValue *v = NULL;
+
+	if (JB_ROOT_IS_OBJECT(answer))
+		v = getKeyJsonValueFromContainer(&answer->root, key, strlen(key), NULL);
+	if (v == NULL || v->type != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not parse the answer of NiceLogin"),
+				 errdetail("The answer to %s %s has no %s member \"%s\".",
+						   method, path,
+						   type == jbvBool ? "boolean" : "string", key)));
+	return v;
+}
+
+/* Raises the error for a non-2xx answer. */
+static void
+nl_api_fail(const char *method, const char *path, long status, Jsonb *answer,
+			const char *const *secrets, int nsecrets)
+{
+	char	   *text = NULL;
+	bool		refused = status >= 400 && status <= 499;
+
+	if (answer != NULL && JB_ROOT_IS_OBJECT(answer))
+	{
+		JsonbValue *v;
+
+		v = getKeyJsonValueFromContainer(&answer->root, "error", 5, NULL);
+		if (v != NULL && v->type == jbvString && v->val.string.len > 0)
+			text = nl_clean_error_text(v->val.string.val, v->val.string.len,
+									   secrets, nsecrets);
+	}
+
+	if (status >= 300 && status <= 399)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("NiceLogin could not process the request"),
+				 errdetail("NiceLogin answered %s %s with HTTP status %ld; redirects are not followed.",
+						   method, path, status),
+				 errhint("Check nicelogin.base_url.")));
+
+	if (text != NULL)
+		ereport(ERROR,
+				(errcode(nl_status_errcode(status)),
+				 refused ?
+				 errmsg("NiceLogin refused the request: %s", text) :
+				 errmsg("NiceLogin could not process the request: %s", text),
+				 errdetail("NiceLogin answered %s %s with HTTP status %ld.",
+						   method, path, status)));
+
+	ereport(ERROR,
+			(errcode(nl_status_errcode(status)),
+			 refused ?
+			 errmsg("NiceLogin refused the request") :
+			 errmsg("NiceLogin could not process the request"),
+			 errdetail("NiceLogin answered %s %s with HTTP status %ld and no error message.",
+					   method, path, status)));
+	pg_unreachable();
+}
+
+/* The SQLSTATE for a non-2xx HTTP status. */
+static int
+nl_status_errcode(long status)
+{
+	switch (status)
+	{
+		case 400:
+		case 422:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+		case 401:
+			return ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+		case 403:
+			return ERRCODE_INSUFFICIENT_PRIVILEGE;
+		case 404:
+			return ERRCODE_NO_DATA_FOUND;
+		default:
+			return ERRCODE_SYSTEM_ERROR;
+	}
+}
+
+/*
+ * The API's error text made fit for a message: secrets masked, control
+ * characters replaced by spaces, clipped to NL_API_ERROR_MAX bytes.
+ */
+static char *
+nl_clean_error_text(const char *s, int len, const char *const *secrets,
+					int nsecrets)
+{
+	char	   *text = pnstrdup(s, len);
+	int			cut;
+
+	for (int i = 0; i < nsecrets; i++)
+	{
+		const char *secret = secrets[i];
+		size_t		slen;
+		StringInfoData out;
+		char	   *p;
+		char	   *hit;
+
+		if (secret == NULL || secret[0] == '\0')
+			continue;
+		slen = strlen(secret);
+		initStringInfo(&out);
+		p = text;
+		while ((hit = strstr(p, secret)) != NULL)
+		{
+			appendBinaryStringInfo(&out, p, hit - p);
+			appendStringInfoString(&out, NL_MASK);
+			p = hit + slen;
+		}
+		appendStringInfoString(&out, p);
+		explicit_bzero(text, strlen(text));
+		pfree(text);
+		text = out.data;
+	}
+
+	for (char *p = text; *p; p++)
+	{
+		if ((unsigned char) *p < 0x20 || *p == 0x7F)
+			*p = ' ';
+	}
+
+	len = strlen(text);
+	if (len > NL_API_ERROR_MAX)
+	{
+		cut = pg_mbcliplen(text, len, NL_API_ERROR_MAX);
+		text[cut] = '\0';
+		text = psprintf("%s...", text);
+	}
+	return text;
+}
