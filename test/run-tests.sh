@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# test/run-tests.sh -- the test command: build warning-free, install, run every test suite.
+#
+#   bash test/run-tests.sh              all suites
+#   bash test/run-tests.sh --valgrind   the pg_regress suite with the postmaster under valgrind
+#   bash test/run-tests.sh --keep       keep the staged tree (logs, results/) even when all pass
+#
+# Run as root (it installs packages and the extension; PostgreSQL itself runs as postgres), from
+# any folder.  Steps:
+#   1. apt-get install the build and test dependencies (skipped when all are installed);
+#   2. copy the repo to /tmp/nicelogin.XXXXXX (owned by postgres; pg_regress writes there),
+#      build it with `make -j2` (any compiler warning fails the run) and `make install`;
+#   3. start a cluster (unix socket in the staged tree, port 5499) and the stand-in NiceLogin
+#      server (test/nicelogin_server.py, 127.0.0.1:18089);
+#   4. as postgres, the Makefile's suites one by one: REGRESS (pg_regress), ISOLATION
+#      (pg_isolation_regress), then each TAP file t/*.pl (prove; they start their own clusters);
+#   5. each executable test/scripts/*.sh, as root, in the staged tree, with PGHOST, PGPORT,
+#      PGUSER, PGDATABASE, NICELOGIN_VECTORS, NICELOGIN_API_URL, NL_STAGE exported and the
+#      stand-in server reset before each (see test/scripts/README.md).
+# It prints the diffs of failed tests and ends with one line: "N passed, M failed" (each
+# pg_regress test, isolation test, TAP file and script counts as one; a failed build or a
+# compiler warning counts as one failure).  Exit status 0 only when nothing failed.
+#
+# Environment: NICELOGIN_VECTORS (folder of the Wycheproof JSON files; default
+# <repo>/../shared/vectors/wycheproof, then /work/shared/vectors/wycheproof), NL_PGPORT (5499),
+# NL_API_PORT (18089), NL_SCRIPT_TIMEOUT (seconds per script, 900).
+# shellcheck disable=SC2317  # functions run from traps
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() { sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+MODE=all
+for arg in "$@"; do
+	case $arg in
+	--valgrind) MODE=valgrind ;;
+	--keep) NL_KEEP_STAGE=1 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; nl_die "unknown option: $arg" ;;
+	esac
+done
+
+PGPORT_TEST=${NL_PGPORT:-5499}
+API_PORT=${NL_API_PORT:-18089}
+SCRIPT_TIMEOUT=${NL_SCRIPT_TIMEOUT:-900}
+
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+pass() { PASSED=$((PASSED + 1)); printf 'PASS  %s\n' "$1"; }
+fail() { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); printf 'FAIL  %s\n' "$1"; }
+
+# Print the summary after everything is stopped, so it is the last line, and exit.
+FINISHED=0
+finish() {
+	set +e
+	exec 1>&7 2>&8
+	FINISHED=1
+	if [ "$FAILED" -gt 0 ]; then
+		NL_KEEP_STAGE=1
+		nl_heading "failed"
+		printf '  %s\n' "${FAILED_NAMES[@]}"
+		[ -n "${NL_STAGE:-}" ] && printf 'logs and results kept in %s\n' "$NL_STAGE"
+	fi
+	nl_cleanup >/dev/null 2>&1
+	printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
+	[ "$FAILED" -eq 0 ]
+	exit $?
+}
+# A step that stops the script (nl_die, set -e) still ends with the summary line.
+_rt_exit() {
+	local rc=$?
+	[ "$FINISHED" = 1 ] && exit "$rc"
+	fail "run-tests.sh stopped early (exit status $rc; see the messages above)"
+	finish
+}
+trap _rt_exit EXIT
+
+# Print a file, at most N lines of it.
+show_file() {
+	local f=$1 max=${2:-1500} n
+	[ -s "$f" ] || return 0
+	n=$(wc -l <"$f")
+	printf -- '----- %s (%s lines) -----\n' "$f" "$n"
+	head -n "$max" "$f"
+	[ "$n" -le "$max" ] || printf -- '----- ... %s more lines in %s\n' "$((n - max))" "$f"
+}
+
+# The value of a variable of the Makefile (REGRESS, ISOLATION), as make sees it.
+make_var() {
+	# shellcheck disable=SC2016  # $(VAR) is for make
+	printf 'nl-print-var:\n\t@echo $(%s)\n' "$1" |
+		make -s --no-print-directory -C "$NL_STAGE" -f Makefile -f - nl-print-var PG_CONFIG=pg_config
+}
+
+# Count the result lines of a pg_regress / pg_isolation_regress log; every test named in the
+# Makefile that has no result line (pg_regress stopped early) counts as failed.  PostgreSQL 15
+# prints
+#   test setup                        ... ok           12 ms
+#   test verify                       ... FAILED       10 ms
+#   test claims                       ... FAILED (test process exited with exit code 2)  5 ms
+#   test keys                         ... failed (ignored)   8 ms
+#   test wycheproof                   ... diff: .../expected/wycheproof.out: No such file or directory
+# (tests of a parallel schedule group start with spaces instead of "test").
+count_pg_regress() {
+	local suite=$1 log=$2 rc=$3 expected=$4 line name status nfail=0 seen=" "
+	while IFS= read -r line; do
+		name=$(sed -E 's/^(test +| +)([^ ]+) +\.\.\. .*/\2/' <<<"$line")
+		status=$(sed -E 's/^[^.]* \.\.\. +//' <<<"$line")
+		seen+="$name "
+		case $status in
+		ok* | "failed (ignored)"*) pass "$suite/$name" ;;
+		*) fail "$suite/$name"; nfail=$((nfail + 1)) ;;
+		esac
+	done < <(grep -E '^test +[^ ]+ +\.\.\. |^ +[^ ]+ +\.\.\. +(ok|FAILED|failed)' "$log" || true)
+	for name in $expected; do
+		case $seen in
+		*" $name "*) ;;
+		*) fail "$suite/$name (not run)"; nfail=$((nfail + 1)) ;;
+		esac
+	done
+	# pg_regress failed outside any test (no connection, ...).
+	if [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then
+		fail "$suite (make installcheck exited with status $rc)"
+	fi
+}
+
+# Run one `make installcheck` as postgres in the staged tree; extra make arguments select the
+# suite.  Output goes to the terminal and to LOG; returns make's status.
+installcheck() {
+	local log=$1
+	shift
+	local rc=0
+	nl_as_pg make -C "$NL_STAGE" installcheck PG_CONFIG=pg_config "$@" 2>&1 | tee "$log" || rc=$?
+	return "$rc"
+}
+
+# ------------------------------------------------------------------ setup
+
+nl_heading "dependencies"
+nl_install_deps
+
+nl_heading "build"
+nl_stage_tree
+LOGS=$NL_STAGE/test-logs
+mkdir -p "$LOGS"
+nl_find_vectors "$NL_STAGE/test/vectors"
+build_rc=0
+nl_build_install "$NL_STAGE" "$LOGS/build.log" || build_rc=$?
+case $build_rc in
+0) ;;
+2) fail "build: the compiler printed warnings (see above)" ;;
+*) fail "build"; finish ;;
+esac
+chown -R "$NL_PG_USER": "$NL_STAGE"
+
+if [ ! -f "$NL_STAGE/test/fixtures/jwks.json" ] && [ -f "$NL_STAGE/test/gen_fixtures.py" ]; then
+	nl_heading "fixtures"
+	(cd "$NL_STAGE" && nl_as_pg python3 "$NL_STAGE/test/gen_fixtures.py") || fail "test/gen_fixtures.py"
+fi
+
+nl_heading "services"
+if [ "$MODE" = valgrind ]; then
+	# The postmaster and every backend run under memcheck.  Errors count toward valgrind's exit
+	# status (a backend with errors exits 128, which the postmaster treats as a crash, so the
+	# test that caused it fails too); leaks are reported but never change the exit status.
+	cat >"$NL_STAGE/valgrind-postgres" <<EOF
+#!/bin/sh
+exec valgrind --tool=memcheck --trace-children=yes --error-exitcode=128 \\
+	--track-origins=yes --num-callers=40 --fullpath-after= \\
+	--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=none \\
+	--suppressions="$NL_STAGE/test/valgrind.supp" --gen-suppressions=all \\
+	--log-file="$LOGS/valgrind.%p.log" \\
+	"$NL_PGBIN/postgres" "\$@"
+EOF
+	chmod 755 "$NL_STAGE/valgrind-postgres"
+	chown "$NL_PG_USER": "$NL_STAGE/valgrind-postgres" "$LOGS"
+	NL_PG_WRAPPER=$NL_STAGE/valgrind-postgres NL_START_TIMEOUT=600 NL_STOP_TIMEOUT=600 \
+		nl_start_cluster "$NL_STAGE/test-cluster" "$PGPORT_TEST"
+else
+	nl_start_cluster "$NL_STAGE/test-cluster" "$PGPORT_TEST"
+fi
+export PGDATABASE=postgres
+if [ -f "$NL_STAGE/test/nicelogin_server.py" ]; then
+	nl_start_api_server "$API_PORT" "$NL_STAGE"
+else
+	nl_log "WARNING: no test/nicelogin_server.py: tests that call the NiceLogin API will fail"
+fi
+
+# ------------------------------------------------------------------ suites
+
+nl_heading "pg_regress (REGRESS)"
+rc=0
+installcheck "$LOGS/regress.log" ISOLATION= TAP_TESTS= || rc=$?
+count_pg_regress regress "$LOGS/regress.log" "$rc" "$(make_var REGRESS)"
+[ "$rc" -eq 0 ] || show_file "$NL_STAGE/regression.diffs"
+
+if [ "$MODE" = valgrind ]; then
+	nl_heading "valgrind"
+	# Stop the cluster so every backend has exited and written its leak report.
+	NL_STOP_TIMEOUT=600 nl_stop_cluster "$NL_STAGE/test-cluster"
+	report=$LOGS/valgrind-nicelogin.txt
+	vrc=0
+	python3 - "$LOGS" "$NL_STAGE/src" >"$report" <<'EOF' || vrc=$?
+# Read valgrind's per-process logs; print every error or definite leak whose stack passes
+# through nicelogin (its library, or a frame in one of its source files); exit 1 if any.
+import glob, os, re, sys
+logs, srcdir = sys.argv[1], sys.argv[2]
+names = sorted(os.path.basename(p)[:-2] for p in glob.glob(os.path.join(srcdir, "*.c")))
+ours = re.compile(r"nicelogin|/src/(%s)\.c:\d+" % "|".join(map(re.escape, names or ["nicelogin"])))
+frame = re.compile(r"^\s+(at|by) 0x")
+ours_n = other_n = 0
+for path in sorted(glob.glob(os.path.join(logs, "valgrind.*.log"))):
+    records, cur = [], []
+    for line in open(path, errors="replace"):
+        m = re.match(r"^==\d+== ?(.*)$", line.rstrip("\n"))
+        if not m:
+            continue
+        text = m.group(1)
+        if text.strip() == "":
+            if cur:
+                records.append(cur)
+            cur = []
+        else:
+            cur.append(text)
+    if cur:
+        records.append(cur)
+    for rec in records:
+        if not any(frame.match(l) for l in rec[1:]):
+            continue
+        head = rec[0]
+        if " lost in loss record " in head and "definitely lost" not in head:
+            continue
+        if any(ours.search(l) for l in rec):
+            ours_n += 1
+            print("%s:" % path)
+            print("\n".join("    " + l for l in rec))
+            print()
+        else:
+            other_n += 1
+print("valgrind: %d error(s) or definite leak(s) in nicelogin code, %d elsewhere (PostgreSQL or "
+      "libraries; see %s/valgrind.*.log)" % (ours_n, other_n, logs))
+sys.exit(1 if ours_n else 0)
+EOF
+	show_file "$report" 400
+	if [ "$vrc" -eq 0 ]; then pass "valgrind (memcheck)"; else fail "valgrind (memcheck): errors in nicelogin"; fi
+	finish
+fi
+
+nl_heading "isolation (ISOLATION)"
+rc=0
+installcheck "$LOGS/isolation.log" REGRESS= TAP_TESTS= || rc=$?
+count_pg_regress isolation "$LOGS/isolation.log" "$rc" "$(make_var ISOLATION)"
+[ "$rc" -eq 0 ] || show_file "$NL_STAGE/output_iso/regression.diffs"
+
+nl_heading "TAP (t/*.pl)"
+shopt -s nullglob
+tap_files=("$NL_STAGE"/t/*.pl)
+[ ${#tap_files[@]} -gt 0 ] || echo "(no TAP tests)"
+for f in "${tap_files[@]}"; do
+	name=t/$(basename "$f")
+	base=$(basename "$f" .pl)
+	nl_api_reset >/dev/null 2>&1 || true
+	rc=0
+	installcheck "$LOGS/tap-$base.log" REGRESS= ISOLATION= PROVE_TESTS="$name" || rc=$?
+	# prove_installcheck empties tmp_check for each run: keep this file's logs.
+	if [ -d "$NL_STAGE/tmp_check/log" ]; then
+		rm -rf "$LOGS/tap-$base"
+		cp -r "$NL_STAGE/tmp_check/log" "$LOGS/tap-$base"
+	fi
+	if [ "$rc" -eq 0 ]; then
+		pass "tap/$name"
+	else
+		fail "tap/$name"
+		show_file "$LOGS/tap-$base/regress_log_$base" 300
+	fi
+done
+
+nl_heading "scripts (test/scripts/*.sh)"
+scripts=()
+for f in "$NL_STAGE"/test/scripts/*.sh; do
+	[ -x "$f" ] && scripts+=("$f")
+done
+[ ${#scripts[@]} -gt 0 ] || echo "(no executable scripts)"
+for f in "${scripts[@]}"; do
+	name=test/scripts/$(basename "$f")
+	log=$LOGS/script-$(basename "$f" .sh).log
+	if [ -n "$NL_API_PID" ] && ! kill -0 "$NL_API_PID" 2>/dev/null; then
+		nl_log "the stand-in server died; restarting it"
+		nl_start_api_server "$API_PORT" "$NL_STAGE"
+	fi
+	nl_api_reset >/dev/null 2>&1 || nl_log "WARNING: could not reset the stand-in server"
+	rc=0
+	(cd "$NL_STAGE" && timeout "$SCRIPT_TIMEOUT" "$f") </dev/null >"$log" 2>&1 || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		pass "$name"
+	else
+		[ "$rc" -ne 124 ] || echo "(timed out after $SCRIPT_TIMEOUT s)" >>"$log"
+		fail "$name (exit status $rc)"
+		show_file "$log" 300
+	fi
+done
+
+finish
