@@ -13,11 +13,12 @@ OBJS = \
 	src/request.o \
 	src/verify.o \
 	src/http.o \
-	src/api.o
+	src/api.o \
+	src/worker.o
 DATA         = $(EXTENSION)--$(EXTVERSION).sql
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
-REGRESS      = setup verify keys privileges wycheproof request rls_example
+REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation
 ISOLATION    = key_change
 TAP_TESTS    = 1
 

@@ -278,3 +278,34 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION nicelogin_refresh_jwks() IS
     'fetches the JWKS from NiceLogin, validates and stores it; returns the number of keys';
 REVOKE ALL ON FUNCTION nicelogin_refresh_jwks() FROM PUBLIC;
+
+------------------------------------------------------------------------
+-- The key set's refresh state (EXECUTE / SELECT revoked from PUBLIC).
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_jwks_status(
+    OUT worker_pid integer,
+    OUT last_fetch_at timestamptz,
+    OUT last_fetch_by text,
+    OUT last_fetch_keys integer,
+    OUT last_error_at timestamptz,
+    OUT last_error text,
+    OUT next_refresh_at timestamptz,
+    OUT refresh_requested boolean,
+    OUT refreshes bigint,
+    OUT failures bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'nicelogin_jwks_status'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION nicelogin_jwks_status() IS
+    'refresh state kept in shared memory since server start (all NULL unless nicelogin is in shared_preload_libraries)';
+REVOKE ALL ON FUNCTION nicelogin_jwks_status() FROM PUBLIC;
+
+CREATE VIEW nicelogin_jwks_state AS
+    SELECT s.*,
+           (SELECT count(*) FROM nicelogin_keys) AS keys_stored,
+           (SELECT max(added_at) FROM nicelogin_keys) AS keys_stored_at
+      FROM nicelogin_jwks_status() AS s;
+COMMENT ON VIEW nicelogin_jwks_state IS
+    'when the JWKS was last fetched and by whom, the last error, the next planned refresh, and the stored keys';
+REVOKE ALL ON nicelogin_jwks_state FROM PUBLIC;

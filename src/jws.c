@@ -366,5 +366,13 @@ nl_jws_verify(const char *token, int len, const NlKeySet *keys, NlJws *out)
 		if (hdr.has_kid)
 			break;
 	}
+	if (!tried && hdr.has_kid)
+	{
+		/* was it the kid that no key has (a rotation?), or an unfit key? */
+		out->kid_not_stored = true;
+		for (int i = 0; i < keys->nkeys; i++)
+			if (keys->keys[i].kid && strcmp(keys->keys[i].kid, hdr.kid) == 0)
+				out->kid_not_stored = false;
+	}
 	return tried ? NL_BAD_SIGNATURE : NL_UNKNOWN_KEY;
 }

@@ -142,7 +142,7 @@ nl_guc_init(void)
 							   NULL,
 							   &nl_api_secret,
 							   "",
-							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   nl_api_secret_check_hook, NULL, nl_api_secret_show_hook);
 
 	DefineCustomIntVariable("nicelogin.http_timeout",
@@ -153,14 +153,15 @@ nl_guc_init(void)
 							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
-	MarkGUCPrefixReserved("nicelogin");
 }
 
 void
 _PG_init(void)
 {
 	nl_guc_init();
+	nl_worker_init();
 	nl_keycache_init();
+	MarkGUCPrefixReserved("nicelogin");
 }
 
 static const char *const result_names[] = {

@@ -134,6 +134,7 @@ typedef struct NlJws
 	int			payload_len;
 	NlAlg		alg;
 	int			key_index;		/* the key that verified */
+	bool		kid_not_stored; /* unknown_key because no key has this kid */
 } NlJws;
 
 /*
@@ -250,5 +251,21 @@ extern long nl_http_request(const char *method, const char *url,
 extern int	nl_store_jwks(Jsonb *jwks, Oid schema);
 
 extern void nl_guc_init(void);
+
+/*
+ * Fetches the JWKS from NiceLogin and stores it with nl_store_jwks(); returns
+ * the key count, raises on failure (stored keys unchanged).
+ */
+extern int	nl_refresh_jwks(Oid schema);
+
+/* ---------- worker.c ---------- */
+extern char *nl_database;
+extern int	nl_refresh_interval;
+extern int	nl_min_refresh_interval;
+extern void nl_worker_init(void);
+/* A backend met a kid that is not in the stored set. */
+extern void nl_worker_request_refresh(void);
+/* Outcome of a refresh, for nicelogin_jwks_status(). */
+extern void nl_worker_record(bool ok, const char *by, int keys, const char *error);
 
 #endif							/* NICELOGIN_H */

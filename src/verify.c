@@ -104,6 +104,8 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 	callercxt = MemoryContextSwitchTo(verify_cxt);
 
 	r = nl_jws_verify(token, len, keys, &jws);
+	if (r == NL_UNKNOWN_KEY && jws.kid_not_stored)
+		nl_worker_request_refresh();	/* maybe NiceLogin rotated its key */
 	if (r == NL_VALID && !nl_claims_parse(jws.payload, jws.payload_len, &claims))
 		r = NL_MALFORMED;
 	if (r == NL_VALID)
