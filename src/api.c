@@ -38,23 +38,6 @@
 
 #include "nicelogin.h"
 
-/* Deepest JSON nesting we hand to the (recursive) JSON parser. */
-#define NL_JSON_MAX_DEPTH		64
-
-/*
- * Digits a JSON number may have before and after the decimal point (after
- * applying its exponent) for jsonb's numeric to hold it; kept below
- * numeric's limits of 131072 and 16383.
- */
-#define NL_JSON_MAX_INT_DIGITS	100000
-#define NL_JSON_MAX_FRAC_DIGITS	16000
-
-/* State of the syntax check of an answer. */
-typedef struct NlJsonCheck
-{
-	bool		numbers_ok;
-} NlJsonCheck;
-
 /* Longest API error text we repeat in a message, in bytes. */
 #define NL_API_ERROR_MAX		500
 
@@ -81,9 +64,6 @@ static char *nl_url_escape(const char *s);
 static Jsonb *nl_api_call(const char *method, const char *path, StringInfo body,
 						  const char *const *secrets, int nsecrets);
 static Jsonb *nl_parse_answer(StringInfo answer);
-static bool nl_json_depth_ok(const char *s, int len);
-static void nl_json_check_scalar(void *state, char *token, JsonTokenType type);
-static bool nl_json_number_ok(const char *s);
 static void nl_api_fail(const char *method, const char *path, long status,
 						Jsonb *answer, const char *const *secrets, int nsecrets)
 			pg_attribute_noreturn();
@@ -582,122 +562,16 @@ nl_api_call(const char *method, const char *path, StringInfo body,
 }
 
 /*
- * The answer as jsonb, or NULL when it is not valid UTF-8 JSON.  Checks
- * everything jsonb_in would raise for first (encoding, nesting depth, syntax,
- * escapes, numbers numeric cannot hold), so that it never raises.
+ * The answer as jsonb, or NULL when it is not a JSON object we can take.  The
+ * same checks as for token payloads (encoding, nesting depth, syntax,
+ * escapes, numbers) come first, so that building the jsonb never raises.
  */
 static Jsonb *
 nl_parse_answer(StringInfo answer)
 {
-	char	   *data = answer->data;
-	int			len = answer->len;
-	JsonLexContext *lex;
-	JsonSemAction sem;
-	NlJsonCheck check;
-
-	if (len == 0)
+	if (answer->len == 0 || !nl_json_object_ok(answer->data, answer->len))
 		return NULL;
-	if (!pg_verify_mbstr(PG_UTF8, data, len, true))
-		return NULL;
-	if (GetDatabaseEncoding() != PG_UTF8)
-	{
-		data = pg_any_to_server(data, len, PG_UTF8);
-		len = strlen(data);
-	}
-	if (!nl_json_depth_ok(data, len))
-		return NULL;
-	lex = makeJsonLexContextCstringLen(data, len, GetDatabaseEncoding(), true);
-	memset(&sem, 0, sizeof(sem));
-	check.numbers_ok = true;
-	sem.semstate = &check;
-	sem.scalar = nl_json_check_scalar;
-	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || !check.numbers_ok)
-		return NULL;
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(data)));
-}
-
-/* False when arrays and objects nest deeper than NL_JSON_MAX_DEPTH. */
-static bool
-nl_json_depth_ok(const char *s, int len)
-{
-	int			depth = 0;
-	bool		in_string = false;
-
-	for (int i = 0; i < len; i++)
-	{
-		char		c = s[i];
-
-		if (in_string)
-		{
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = false;
-		}
-		else if (c == '"')
-			in_string = true;
-		else if (c == '[' || c == '{')
-		{
-			if (++depth > NL_JSON_MAX_DEPTH)
-				return false;
-		}
-		else if (c == ']' || c == '}')
-			depth--;
-	}
-	return true;
-}
-
-/* Scalar callback of the answer check: notes numbers numeric cannot hold. */
-static void
-nl_json_check_scalar(void *state, char *token, JsonTokenType type)
-{
-	if (type == JSON_TOKEN_NUMBER && !nl_json_number_ok(token))
-		((NlJsonCheck *) state)->numbers_ok = false;
-}
-
-/*
- * True when a JSON number (already checked by the lexer) fits numeric: at
- * most NL_JSON_MAX_INT_DIGITS digits before the decimal point and
- * NL_JSON_MAX_FRAC_DIGITS after it, once the exponent is applied.
- */
-static bool
-nl_json_number_ok(const char *s)
-{
-	long		int_digits = 0;
-	long		frac_digits = 0;
-	long		exponent = 0;
-	bool		negative_exponent = false;
-
-	if (*s == '-')
-		s++;
-	for (; *s >= '0' && *s <= '9'; s++)
-		int_digits++;
-	if (*s == '.')
-	{
-		s++;
-		for (; *s >= '0' && *s <= '9'; s++)
-			frac_digits++;
-	}
-	if (*s == 'e' || *s == 'E')
-	{
-		int			exp_digits = 0;
-
-		s++;
-		if (*s == '+' || *s == '-')
-			negative_exponent = (*s++ == '-');
-		while (*s == '0')
-			s++;
-		while (*s >= '0' && *s <= '9')
-		{
-			if (++exp_digits > 6)
-				return false;
-			exponent = exponent * 10 + (*s++ - '0');
-		}
-		if (negative_exponent)
-			exponent = -exponent;
-	}
-	return int_digits + exponent <= NL_JSON_MAX_INT_DIGITS &&
-		frac_digits - exponent <= NL_JSON_MAX_FRAC_DIGITS;
+	return nl_json_to_jsonb(answer->data, answer->len);
 }
 
 /*

@@ -498,7 +498,7 @@ nl_exp_deadline(const NlClaims *claims)
 }
 
 Jsonb *
-nl_payload_to_jsonb(const char *buf, int len)
+nl_json_to_jsonb(const char *buf, int len)
 {
 	char	   *copy = pnstrdup(buf, len);
 

@@ -195,8 +195,8 @@ extern char *nl_json_find_string(const char *buf, int len, const char *name);
 extern NlResult nl_claims_check(const NlClaims *claims, TimestampTz now);
 /* exp + leeway, for a token with an exp claim */
 extern TimestampTz nl_exp_deadline(const NlClaims *claims);
-/* Builds a jsonb from a payload that passed nl_json_object_ok(). */
-extern Jsonb *nl_payload_to_jsonb(const char *buf, int len);
+/* Builds a jsonb from a JSON text that passed nl_json_object_ok(). */
+extern Jsonb *nl_json_to_jsonb(const char *buf, int len);
 
 /* ---------- keycache.c ---------- */
 /*

@@ -124,7 +124,7 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 	scratch.result = r;
 	if (r == NL_VALID)
 	{
-		scratch.claims = nl_payload_to_jsonb(jws.payload, jws.payload_len);
+		scratch.claims = nl_json_to_jsonb(jws.payload, jws.payload_len);
 		scratch.email = claims.email ? pstrdup(claims.email) : NULL;
 		scratch.has_exp = claims.has_exp;
 		if (claims.has_exp)
@@ -196,7 +196,7 @@ nicelogin_claims(PG_FUNCTION_ARGS)
 		payload = nl_jws_unverified_payload(VARDATA_ANY(t), len, &payload_len);
 		if (payload == NULL || !nl_json_object_ok(payload, payload_len))
 			PG_RETURN_NULL();
-		PG_RETURN_JSONB_P(nl_payload_to_jsonb(payload, payload_len));
+		PG_RETURN_JSONB_P(nl_json_to_jsonb(payload, payload_len));
 	}
 }
 
