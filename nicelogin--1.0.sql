@@ -77,6 +77,11 @@ CREATE TRIGGER nicelogin_deactivated_users_changed
 CREATE TRIGGER nicelogin_revocations_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nicelogin_revocations
     FOR EACH STATEMENT EXECUTE FUNCTION nicelogin_invalidate_cache();
+-- Fire in every session_replication_role, so that changes applied by logical
+-- replication or by loading tools reach the caches too.
+ALTER TABLE nicelogin_keys ENABLE ALWAYS TRIGGER nicelogin_keys_changed;
+ALTER TABLE nicelogin_deactivated_users ENABLE ALWAYS TRIGGER nicelogin_deactivated_users_changed;
+ALTER TABLE nicelogin_revocations ENABLE ALWAYS TRIGGER nicelogin_revocations_changed;
 
 ------------------------------------------------------------------------
 -- Verification.  Never raise for a bad token; callable by any role.

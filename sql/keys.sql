@@ -79,6 +79,13 @@ INSERT INTO nicelogin_keys (kid, kty, jwk) VALUES ('rsa1', 'RSA', :'k_rsa1'), ('
 SELECT nicelogin_check(:'rs256') AS mixed_by_hand;
 SELECT nicelogin_set_jwks(:'jwks');
 
+-- changes applied as a replica (logical replication, loading tools) reach the cache too
+SET session_replication_role = replica;
+DELETE FROM nicelogin_keys WHERE kid = 'rsa1';
+SELECT nicelogin_check(:'rs256') AS deleted_as_replica;
+RESET session_replication_role;
+SELECT nicelogin_set_jwks(:'jwks');
+
 -- the hot path reads no table: after the first verification, no more scans
 BEGIN;
 SELECT nicelogin_verify(:'rs256') AS first;
