@@ -91,16 +91,17 @@ SELECT (SELECT count(*) FROM nicelogin_keys), (SELECT count(*) FROM nicelogin_de
        (SELECT count(*) FROM nicelogin_revocations)
 };
 
-# The extension's triggers: one per table, enabled, a member of nothing else.
+# The extension's triggers: one per table, enabled ALWAYS (they fire under
+# session_replication_role = replica too), a member of nothing else.
 my $triggers_sql = q{
 SELECT string_agg(format('%s:%s:%s', c.relname, t.tgname, t.tgenabled), ',' ORDER BY c.relname)
   FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
  WHERE NOT t.tgisinternal AND c.relname LIKE 'nicelogin%'
 };
 my $triggers_expected =
-  'nicelogin_deactivated_users:nicelogin_deactivated_users_changed:O,'
-  . 'nicelogin_keys:nicelogin_keys_changed:O,'
-  . 'nicelogin_revocations:nicelogin_revocations_changed:O';
+  'nicelogin_deactivated_users:nicelogin_deactivated_users_changed:A,'
+  . 'nicelogin_keys:nicelogin_keys_changed:A,'
+  . 'nicelogin_revocations:nicelogin_revocations_changed:A';
 
 # ------------------------------------------------------------------ source database
 
