@@ -19,7 +19,7 @@ DATA         = $(EXTENSION)--$(EXTVERSION).sql
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
 REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation
-ISOLATION    = key_change
+ISOLATION    = key_change deactivation_race
 TAP_TESTS    = 1
 
 PG_CONFIG   ?= pg_config
