@@ -11,6 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
 nl_install_deps
 nl_build_install "$NL_REPO" /tmp/nicelogin-bench-build.log
 dir=$(mktemp -d /tmp/nicelogin-bench.XXXXXX)
+chmod 755 "$dir"
 nl_on_exit "rm -rf '$dir'"
 nl_start_cluster "$dir/pg" "${BENCH_PORT:-5496}"
 nl_heading "machine"
