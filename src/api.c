@@ -91,22 +91,39 @@ nicelogin_request_password_reset(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(nl_request_reset_token(email)));
 }
 
+/*
+ * Sets the new password with a reset token, then wipes the passwords and the
+ * token from memory, whether the call succeeded or raised.
+ */
+static bool
+nl_reset_password_and_wipe(char *email, char *current_password,
+						   char *new_password, char *reset_token)
+{
+	bool		result = false;
+
+	PG_TRY();
+	{
+		result = nl_reset_password(email, current_password, new_password,
+								   reset_token);
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(current_password, strlen(current_password));
+		explicit_bzero(new_password, strlen(new_password));
+		explicit_bzero(reset_token, strlen(reset_token));
+	}
+	PG_END_TRY();
+	return result;
+}
+
 /* nicelogin_reset_password(email, current_password, new_password, reset_token) */
 Datum
 nicelogin_reset_password(PG_FUNCTION_ARGS)
 {
-	char	   *email = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *current_password = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *new_password = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	char	   *reset_token = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	bool		result;
-
-	result = nl_reset_password(email, current_password, new_password,
-							   reset_token);
-	explicit_bzero(current_password, strlen(current_password));
-	explicit_bzero(new_password, strlen(new_password));
-	explicit_bzero(reset_token, strlen(reset_token));
-	PG_RETURN_BOOL(result);
+	PG_RETURN_BOOL(nl_reset_password_and_wipe(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+											  text_to_cstring(PG_GETARG_TEXT_PP(1)),
+											  text_to_cstring(PG_GETARG_TEXT_PP(2)),
+											  text_to_cstring(PG_GETARG_TEXT_PP(3))));
 }
 
 /* nicelogin_change_password(email, current_password, new_password): both steps */
@@ -114,18 +131,11 @@ Datum
 nicelogin_change_password(PG_FUNCTION_ARGS)
 {
 	char	   *email = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *current_password = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *new_password = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	char	   *reset_token;
-	bool		result;
 
-	reset_token = nl_request_reset_token(email);
-	result = nl_reset_password(email, current_password, new_password,
-							   reset_token);
-	explicit_bzero(current_password, strlen(current_password));
-	explicit_bzero(new_password, strlen(new_password));
-	explicit_bzero(reset_token, strlen(reset_token));
-	PG_RETURN_BOOL(result);
+	PG_RETURN_BOOL(nl_reset_password_and_wipe(email,
+											  text_to_cstring(PG_GETARG_TEXT_PP(1)),
+											  text_to_cstring(PG_GETARG_TEXT_PP(2)),
+											  nl_request_reset_token(email)));
 }
 
 /* nicelogin_activate(user_id uuid) returns boolean */
