@@ -175,7 +175,7 @@ nl_http_headers(void)
 	};
 	struct curl_slist *list = NULL;
 
-	for (int i = 0; i < lengthof(lines); i++)
+	for (int i = 0; i < (int) lengthof(lines); i++)
 	{
 		struct curl_slist *next = curl_slist_append(list, lines[i]);
 
