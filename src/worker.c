@@ -358,6 +358,12 @@ nl_worker_main(Datum arg)
 				pg_atomic_write_u32(&nl_shared->refresh_requested, 0);
 				if (worker_refresh(loopcxt, early))
 				{
+					/*
+					 * Requests raised while we fetched were judged against the
+					 * old keys; the commit made every backend drop them and
+					 * re-verify, and a kid still unknown raises a new request.
+					 */
+					pg_atomic_write_u32(&nl_shared->refresh_requested, 0);
 					backoff_ms = 0;
 					next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 														  (int64) nl_refresh_interval * 1000);
