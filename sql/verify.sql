@@ -150,3 +150,23 @@ SELECT count(DISTINCT nicelogin_check(t)) AS answers, min(nicelogin_check(t)) AS
   FROM (SELECT :'rs256' AS t FROM generate_series(1, 50)) s;
 SELECT count(*) FILTER (WHERE nicelogin_check(t) = 'bad_signature') AS bad
   FROM (SELECT :'rs256_bad_sig' AS t FROM generate_series(1, 50)) s;
+
+-- the cache stays bounded: 4 entries, 14 distinct tokens, answers still right
+SET nicelogin.token_cache_size = 4;
+SELECT count(*) FILTER (WHERE nicelogin_check(t) = expected) AS right_answers, count(*) AS checks
+  FROM (SELECT (ARRAY[:'rs256', :'rs384', :'rs512', :'ps256', :'ps384', :'ps512', :'es256',
+                      :'es384', :'es512', :'eddsa', :'bob', :'expired', :'rs256_bad_sig', :'alg_none'])[1 + i % 14] AS t,
+               (ARRAY['valid', 'valid', 'valid', 'valid', 'valid', 'valid', 'valid', 'valid', 'valid',
+                      'valid', 'valid', 'expired', 'bad_signature', 'unsupported_alg'])[1 + i % 14] AS expected
+          FROM generate_series(1, 280) i) s;
+SELECT total_bytes <= 32768 AS bounded
+  FROM pg_backend_memory_contexts WHERE name = 'nicelogin token cache';
+SET nicelogin.max_token_length = '1MB';
+-- 26 distinct 27 kB tokens (forged signatures: refusals are cached too)
+SELECT count(*) FILTER (WHERE nicelogin_check(t) = 'bad_signature') AS big_forged
+  FROM (SELECT overlay(:'big_payload' placing chr(64 + i) from length(:'big_payload') - 10 for 1) AS t
+          FROM generate_series(1, 26) i) s;
+SELECT total_bytes <= 4 * 2 * 30000 + 32768 AS bounded_by_size_times_length
+  FROM pg_backend_memory_contexts WHERE name = 'nicelogin token cache';
+RESET nicelogin.max_token_length;
+RESET nicelogin.token_cache_size;
