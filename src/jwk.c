@@ -34,11 +34,10 @@ keyset_free_callback(void *arg)
 
 	for (int i = 0; i < set->nkeys; i++)
 	{
-		if (set->keys[i].pkey)
-		{
-			EVP_PKEY_free((EVP_PKEY *) set->keys[i].pkey);
-			set->keys[i].pkey = NULL;
-		}
+		EVP_MD_CTX_free((EVP_MD_CTX *) set->keys[i].verify_ctx);
+		set->keys[i].verify_ctx = NULL;
+		EVP_PKEY_free((EVP_PKEY *) set->keys[i].pkey);
+		set->keys[i].pkey = NULL;
 	}
 	set->nkeys = 0;
 }

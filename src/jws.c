@@ -175,14 +175,61 @@ ec_coord_len(NlAlg alg)
 	}
 }
 
+/* Sets up a verification context for alg with the key; false on failure. */
+static bool
+init_verify_ctx(EVP_MD_CTX *mdctx, const NlKey *key, NlAlg alg)
+{
+	EVP_PKEY_CTX *pctx = NULL;
+
+	if (EVP_DigestVerifyInit(mdctx, &pctx, key->kty == NL_KTY_OKP ? NULL : alg_md(alg),
+							 NULL, (EVP_PKEY *) key->pkey) != 1)
+		return false;
+	if (alg == NL_ALG_PS256 || alg == NL_ALG_PS384 || alg == NL_ALG_PS512)
+	{
+		/* RFC 7518 3.5: MGF1 with the same hash, salt as long as the hash */
+		return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+			EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, alg_md(alg)) == 1 &&
+			EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
+	}
+	if (key->kty == NL_KTY_RSA)
+		return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
+	return true;
+}
+
+/*
+ * The key's prepared verification context for alg, made on first use and
+ * kept with the key (jwk.c frees it with the key set): copying it is cheaper
+ * than OpenSSL 3's setup of a new one.  NULL when the key already keeps one
+ * for another algorithm (a key without "alg") or on failure.
+ */
+static EVP_MD_CTX *
+key_verify_ctx(const NlKey *key, NlAlg alg)
+{
+	NlKey	   *mkey = (NlKey *) key;
+	EVP_MD_CTX *ctx;
+
+	if (key->verify_ctx != NULL)
+		return key->verify_ctx_alg == alg ? (EVP_MD_CTX *) key->verify_ctx : NULL;
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL)
+		return NULL;
+	if (!init_verify_ctx(ctx, key, alg))
+	{
+		EVP_MD_CTX_free(ctx);
+		return NULL;
+	}
+	mkey->verify_ctx = ctx;
+	mkey->verify_ctx_alg = alg;
+	return ctx;
+}
+
 /* Asymmetric check with OpenSSL's EVP interface.  Never raises. */
 static bool
 verify_pkey(const NlKey *key, NlAlg alg, const unsigned char *input, size_t input_len,
 			const unsigned char *sig, int sig_len)
 {
-	EVP_PKEY   *pkey = (EVP_PKEY *) key->pkey;
+	EVP_MD_CTX *proto;
 	EVP_MD_CTX *mdctx;
-	EVP_PKEY_CTX *pctx = NULL;
 	unsigned char *der = NULL;
 	int			der_len = 0;
 	bool		ok = false;
@@ -190,7 +237,7 @@ verify_pkey(const NlKey *key, NlAlg alg, const unsigned char *input, size_t inpu
 	if (key->kty == NL_KTY_RSA)
 	{
 		/* RFC 7518: the signature is exactly as long as the modulus */
-		if (sig_len != EVP_PKEY_get_size(pkey))
+		if (sig_len != EVP_PKEY_get_size((EVP_PKEY *) key->pkey))
 			return false;
 	}
 	else if (key->kty == NL_KTY_EC)
@@ -204,29 +251,16 @@ verify_pkey(const NlKey *key, NlAlg alg, const unsigned char *input, size_t inpu
 	else if (sig_len != 64)		/* Ed25519 */
 		return false;
 
+	proto = key_verify_ctx(key, alg);
 	mdctx = EVP_MD_CTX_new();
 	if (mdctx == NULL)
 		goto done;
-	if (EVP_DigestVerifyInit(mdctx, &pctx, key->kty == NL_KTY_OKP ? NULL : alg_md(alg),
-							 NULL, pkey) != 1)
+	if (proto != NULL ? EVP_MD_CTX_copy_ex(mdctx, proto) != 1 : !init_verify_ctx(mdctx, key, alg))
 		goto done;
-	if (alg == NL_ALG_PS256 || alg == NL_ALG_PS384 || alg == NL_ALG_PS512)
-	{
-		/* RFC 7518 3.5: MGF1 with the same hash, salt as long as the hash */
-		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-			EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, alg_md(alg)) != 1 ||
-			EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)
-			goto done;
-	}
-	else if (key->kty == NL_KTY_RSA)
-	{
-		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
-			goto done;
-	}
 	ok = EVP_DigestVerify(mdctx, sig, sig_len, input, input_len) == 1;
 
 done:
-	EVP_MD_CTX_free(mdctx);		/* frees pctx too */
+	EVP_MD_CTX_free(mdctx);		/* frees its EVP_PKEY_CTX too */
 	OPENSSL_free(der);
 	return ok;
 }

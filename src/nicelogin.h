@@ -103,6 +103,9 @@ typedef struct NlKey
 	void	   *pkey;			/* EVP_PKEY * for asymmetric keys */
 	unsigned char *secret;		/* oct keys */
 	int			secret_len;
+	/* EVP_MD_CTX * set up to verify with alg verify_ctx_alg; made on first use */
+	void	   *verify_ctx;
+	NlAlg		verify_ctx_alg;
 } NlKey;
 
 typedef struct NlKeySet
