@@ -32,6 +32,10 @@ SELECT nicelogin_set_jwks(jsonb_build_object('keys', jsonb_build_array(:'k_rsa1'
 SELECT nicelogin_set_jwks(jsonb_build_object('keys', jsonb_build_array(:'k_rsa1'::jsonb || '{"n":"not base64!"}')));
 SELECT nicelogin_set_jwks(jsonb_build_object('keys', jsonb_build_array(:'k_rsa1'::jsonb || '{"kid":7}')));
 SELECT nicelogin_set_jwks(jsonb_build_object('keys', jsonb_build_array('"rsa1"'::jsonb)));
+-- a modulus that is prime (2^2203 - 1) passes the cheap checks; storing runs OpenSSL's full check
+SELECT nicelogin_set_jwks(jsonb_build_object('keys', jsonb_build_array(jsonb_build_object(
+    'kty', 'RSA', 'kid', 'prime', 'e', 'AQAB',
+    'n', rtrim(translate(replace(encode(decode('07' || repeat('ff', 275), 'hex'), 'base64'), E'\n', ''), '+/', '-_'), '=')))));
 SELECT nicelogin_set_jwks('{"keys":{}}');
 SELECT nicelogin_set_jwks(:'k_rsa1');
 SELECT nicelogin_set_jwks('[]');

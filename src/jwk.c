@@ -24,6 +24,7 @@ typedef struct KeyParseError
 {
 	char	   *msg;
 	char	   *detail;
+	bool		full_checks;	/* also OpenSSL's RSA public key check */
 } KeyParseError;
 
 /* Frees the OpenSSL objects of a key set when its memory context goes. */
@@ -226,7 +227,7 @@ parse_rsa(JsonbContainer *obj, NlKey *key, KeyParseError *err)
 			(params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
 			(pkey = pkey_fromdata("RSA", params)) == NULL)
 			problem = "openssl";
-		else if (!pkey_public_check(pkey))
+		else if (err->full_checks && !pkey_public_check(pkey))
 		{
 			problem = "openssl";
 			EVP_PKEY_free(pkey);
@@ -533,7 +534,7 @@ key_label(const NlKey *key, int index)
 
 NlKeySet *
 nl_keyset_parse(Jsonb *jwks, MemoryContext parent, bool allow_single_jwk,
-				bool ignore_private, char **errmsg, char **errdetail)
+				bool ignore_private, bool full_checks, char **errmsg, char **errdetail)
 {
 	MemoryContext cxt;
 	MemoryContext oldcxt;
@@ -596,7 +597,7 @@ nl_keyset_parse(Jsonb *jwks, MemoryContext parent, bool allow_single_jwk,
 	{
 		JsonbContainer *obj;
 		JsonbValue *elem = NULL;
-		KeyParseError err = {0};
+		KeyParseError err = {.full_checks = full_checks};
 		NlKey	   *key = &set->keys[set->nkeys];
 
 		if (single)

@@ -291,7 +291,7 @@ load_cache(Oid schema)
 	table_close(keys_rel, NoLock);
 
 	jwks = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(jwks_text)));
-	cached_keys = nl_keyset_parse(jwks, cache_cxt, false, false, &emsg, &edetail);
+	cached_keys = nl_keyset_parse(jwks, cache_cxt, false, false, false, &emsg, &edetail);
 	if (cached_keys == NULL)
 	{
 		/* rows written around nicelogin_set_jwks(): fail closed */
@@ -388,7 +388,7 @@ nl_store_jwks(Jsonb *jwks, Oid schema)
 	Datum		values[1];
 	int			rc;
 
-	set = nl_keyset_parse(jwks, CurrentMemoryContext, false, false, &emsg, &edetail);
+	set = nl_keyset_parse(jwks, CurrentMemoryContext, false, false, true, &emsg, &edetail);
 	if (set == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -123,11 +123,13 @@ typedef struct NlKeySet
  * parent; deleting it frees everything.  On a bad set, returns NULL and sets
  * *errmsg / *errdetail (palloc'd in the caller's context); never raises for
  * bad input.  With ignore_private, private members (d, p, ...) are ignored;
- * otherwise they are an error.
+ * otherwise they are an error.  full_checks adds OpenSSL's RSA public key
+ * check (a primality test of the modulus, milliseconds per key): done when
+ * keys are stored, not when a backend loads them or for nicelogin_jws_verify.
  */
 extern NlKeySet *nl_keyset_parse(Jsonb *jwks, MemoryContext parent,
 								 bool allow_single_jwk, bool ignore_private,
-								 char **errmsg, char **errdetail);
+								 bool full_checks, char **errmsg, char **errdetail);
 
 /* ---------- jws.c: compact JWS ---------- */
 typedef struct NlJws

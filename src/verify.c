@@ -218,7 +218,7 @@ nicelogin_jws_verify(PG_FUNCTION_ARGS)
 
 	if (len > nl_max_token_length)
 		PG_RETURN_BOOL(false);
-	keys = nl_keyset_parse(jwks, CurrentMemoryContext, true, true, &emsg, &edetail);
+	keys = nl_keyset_parse(jwks, CurrentMemoryContext, true, true, false, &emsg, &edetail);
 	if (keys == NULL)
 		PG_RETURN_BOOL(false);
 	ok = nl_jws_verify(VARDATA_ANY(t), len, keys, &jws) == NL_VALID;
