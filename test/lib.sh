@@ -179,7 +179,9 @@ nl_build_install() {
 # NICELOGIN_VECTORS as that absolute path.
 nl_find_vectors() {
 	local dest=${1:-${NL_STAGE:?nl_stage_tree first}/test/vectors} src="" c
-	for c in "${NICELOGIN_VECTORS:-}" "$NL_REPO/../shared/vectors/wycheproof" /work/shared/vectors/wycheproof; do
+	# the shared copy beside the repo first (CI's), else the copy committed in test/vectors
+	for c in "${NICELOGIN_VECTORS:-}" "$NL_REPO/../shared/vectors/wycheproof" /work/shared/vectors/wycheproof \
+		"$NL_REPO/test/vectors/wycheproof"; do
 		if [ -n "$c" ] && [ -f "$c/json_web_signature_test.json" ]; then
 			src=$c
 			break
