@@ -20,33 +20,16 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use FindBin;
+use lib $FindBin::Bin;
+use NiceloginFixtures;
+
 # ------------------------------------------------------------------ fixtures
 
-my $fixtures =
-  File::Spec->rel2abs(File::Spec->catdir(dirname(__FILE__), '..', 'test', 'fixtures'));
-my $tokens  = decode_json(slurp_file("$fixtures/tokens.json"));
-my $jwks    = slurp_file("$fixtures/jwks.json");
-my $jwks_hs = slurp_file("$fixtures/jwks_hs.json");
+my $jwks    = fixture_text('jwks.json');
+my $jwks_hs = fixture_text('jwks_hs.json');
 my $nkeys    = scalar @{ decode_json($jwks)->{keys} };
 my $nkeys_hs = scalar @{ decode_json($jwks_hs)->{keys} };
-
-# SQL literals.  Tokens are base64url with dots; the key sets are JSON
-# without the dollar-quote tag.
-sub tok
-{
-	my ($name) = @_;
-	my $t = $tokens->{$name};
-	die "no fixture token $name" unless defined $t;
-	die "unexpected character in token $name" unless $t =~ /^[A-Za-z0-9_.-]*$/;
-	return "'$t'";
-}
-
-sub jwks_lit
-{
-	my ($text) = @_;
-	die "key set contains the quote tag" if $text =~ /\$nljwks\$/;
-	return "\$nljwks\$$text\$nljwks\$::jsonb";
-}
 
 my $alice_id   = '11111111-1111-4111-8111-111111111111';
 my $alice_co   = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';

@@ -20,29 +20,14 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use FindBin;
+use lib $FindBin::Bin;
+use NiceloginFixtures;
+
 # ------------------------------------------------------------------ fixtures
 
-my $fixtures =
-  File::Spec->rel2abs(File::Spec->catdir(dirname(__FILE__), '..', 'test', 'fixtures'));
-my $tokens = decode_json(slurp_file("$fixtures/tokens.json"));
-my $jwks   = slurp_file("$fixtures/jwks.json");
+my $jwks    = fixture_text('jwks.json');
 my $nkeys  = scalar @{ decode_json($jwks)->{keys} };
-
-sub tok
-{
-	my ($name) = @_;
-	my $t = $tokens->{$name};
-	die "no fixture token $name" unless defined $t;
-	die "unexpected character in token $name" unless $t =~ /^[A-Za-z0-9_.-]*$/;
-	return "'$t'";
-}
-
-sub jwks_lit
-{
-	my ($text) = @_;
-	die "key set contains the quote tag" if $text =~ /\$nljwks\$/;
-	return "\$nljwks\$$text\$nljwks\$::jsonb";
-}
 
 my $alice_id = '11111111-1111-4111-8111-111111111111';
 
