@@ -226,30 +226,101 @@ nl_http_init(void)
 	}
 }
 
-/* Copies a curl-allocated string into palloc'd memory and frees it. */
+/* Copies a curl-allocated string into palloc'd memory and frees it, on every path. */
 static char *
 nl_curl_strdup(char *s)
 {
-	char	   *r = pstrdup(s);
+	size_t		len = strlen(s);
+	char	   *r = palloc_extended(len + 1, MCXT_ALLOC_NO_OOM);
 
+	if (r != NULL)
+		memcpy(r, s, len + 1);
 	curl_free(s);
+	if (r == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
 	return r;
+}
+
+/*
+ * Applies the scheme and loopback rules to a parsed URL and sets *display,
+ * the URL without user information, for messages.  Raises on a URL we refuse;
+ * the caller owns (and on error frees) cu.
+ */
+static void
+nl_http_check_url(CURLU *cu, char **display)
+{
+	CURLU	   *copy;
+	char	   *part;
+	char	   *scheme = NULL;
+	char	   *host = NULL;
+
+	/* The URL for messages: without user, password and login options. */
+	copy = curl_url_dup(cu);
+	if (copy != NULL)
+	{
+		CURLUcode	uc;
+
+		curl_url_set(copy, CURLUPART_USER, NULL, 0);
+		curl_url_set(copy, CURLUPART_PASSWORD, NULL, 0);
+		curl_url_set(copy, CURLUPART_OPTIONS, NULL, 0);
+		curl_url_set(copy, CURLUPART_FRAGMENT, NULL, 0);
+		uc = curl_url_get(copy, CURLUPART_URL, &part, 0);
+		curl_url_cleanup(copy);
+		if (uc == CURLUE_OK)
+			*display = nl_curl_strdup(part);
+	}
+	if (curl_url_get(cu, CURLUPART_SCHEME, &part, 0) == CURLUE_OK)
+		scheme = nl_curl_strdup(part);
+	if (curl_url_get(cu, CURLUPART_HOST, &part, 0) == CURLUE_OK)
+		host = nl_curl_strdup(part);
+
+	if (*display == NULL || scheme == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not parse the NiceLogin URL"),
+				 errdetail("The URL has no scheme."),
+				 errhint("Check nicelogin.base_url.")));
+
+	if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("unsupported URL scheme \"%s\" for NiceLogin at \"%s\"",
+						scheme, *display),
+				 errdetail("Only https, and http to loopback hosts, are supported."),
+				 errhint("Set nicelogin.base_url to an https:// URL.")));
+
+	if (host == NULL || host[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not parse the NiceLogin URL"),
+				 errdetail("The URL has no host."),
+				 errhint("Check nicelogin.base_url.")));
+
+	if (strcmp(scheme, "http") == 0 && !nl_host_is_loopback(host))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("plain http is not allowed for NiceLogin at \"%s\"",
+						*display),
+				 errdetail("Plain http is allowed only to loopback hosts (127.0.0.0/8, ::1 and localhost)."),
+				 errhint("Set nicelogin.base_url to an https:// URL.")));
+
+	pfree(scheme);
+	pfree(host);
 }
 
 /*
  * Parses url with libcurl's own parser (so the request goes exactly where we
  * checked), applies the scheme and loopback rules, and returns the parsed
- * handle.  *display is the URL without user information, for messages.
+ * handle.  *display is the URL without user information, for messages.  The
+ * handle is freed on every error.
  */
 static CURLU *
 nl_http_parse_url(const char *url, char **display)
 {
 	CURLU	   *cu;
-	CURLU	   *copy;
 	CURLUcode	uc;
-	char	   *part;
-	char	   *scheme = NULL;
-	char	   *host = NULL;
 
 	*display = NULL;
 	cu = curl_url();
@@ -272,67 +343,16 @@ nl_http_parse_url(const char *url, char **display)
 				 errhint("Check nicelogin.base_url.")));
 	}
 
-	/* The URL for messages: without user, password and login options. */
-	copy = curl_url_dup(cu);
-	if (copy != NULL)
+	PG_TRY();
 	{
-		curl_url_set(copy, CURLUPART_USER, NULL, 0);
-		curl_url_set(copy, CURLUPART_PASSWORD, NULL, 0);
-		curl_url_set(copy, CURLUPART_OPTIONS, NULL, 0);
-		curl_url_set(copy, CURLUPART_FRAGMENT, NULL, 0);
-		if (curl_url_get(copy, CURLUPART_URL, &part, 0) == CURLUE_OK)
-			*display = nl_curl_strdup(part);
-		curl_url_cleanup(copy);
+		nl_http_check_url(cu, display);
 	}
-	if (curl_url_get(cu, CURLUPART_SCHEME, &part, 0) == CURLUE_OK)
-		scheme = nl_curl_strdup(part);
-	if (curl_url_get(cu, CURLUPART_HOST, &part, 0) == CURLUE_OK)
-		host = nl_curl_strdup(part);
-
-	if (*display == NULL || scheme == NULL)
+	PG_CATCH();
 	{
 		curl_url_cleanup(cu);
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("could not parse the NiceLogin URL"),
-				 errdetail("The URL has no scheme."),
-				 errhint("Check nicelogin.base_url.")));
+		PG_RE_THROW();
 	}
-
-	if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
-	{
-		curl_url_cleanup(cu);
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("unsupported URL scheme \"%s\" for NiceLogin at \"%s\"",
-						scheme, *display),
-				 errdetail("Only https, and http to loopback hosts, are supported."),
-				 errhint("Set nicelogin.base_url to an https:// URL.")));
-	}
-
-	if (host == NULL || host[0] == '\0')
-	{
-		curl_url_cleanup(cu);
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("could not parse the NiceLogin URL"),
-				 errdetail("The URL has no host."),
-				 errhint("Check nicelogin.base_url.")));
-	}
-
-	if (strcmp(scheme, "http") == 0 && !nl_host_is_loopback(host))
-	{
-		curl_url_cleanup(cu);
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("plain http is not allowed for NiceLogin at \"%s\"",
-						*display),
-				 errdetail("Plain http is allowed only to loopback hosts (127.0.0.0/8, ::1 and localhost)."),
-				 errhint("Set nicelogin.base_url to an https:// URL.")));
-	}
-
-	pfree(scheme);
-	pfree(host);
+	PG_END_TRY();
 	return cu;
 }
 
