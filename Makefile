@@ -15,7 +15,8 @@ OBJS = \
 	src/http.o \
 	src/api.o \
 	src/worker.o
-DATA         = $(EXTENSION)--$(EXTVERSION).sql
+# every install and upgrade script: nicelogin--1.0.sql, nicelogin--1.1.sql, nicelogin--1.0--1.1.sql ...
+DATA         = $(wildcard $(EXTENSION)--*.sql)
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
 REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation

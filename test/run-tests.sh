@@ -4,6 +4,10 @@
 #   bash test/run-tests.sh              all suites
 #   bash test/run-tests.sh --valgrind   the pg_regress suite with the postmaster under valgrind
 #   bash test/run-tests.sh --keep       keep the staged tree (logs, results/) even when all pass
+#   bash test/run-tests.sh --only 'regress:setup,limits tap:004_privilege script:none'
+#                                       a developer's quick loop: only the named tests of each
+#                                       suite (regress, isolation, tap, script); a suite not
+#                                       named runs nothing; 'none' runs nothing of that suite
 #
 # Run as root (it installs packages and the extension; PostgreSQL itself runs as postgres), from
 # any folder.  Steps:
@@ -32,14 +36,39 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 usage() { sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 MODE=all
-for arg in "$@"; do
-	case $arg in
+ONLY=
+while [ $# -gt 0 ]; do
+	case $1 in
 	--valgrind) MODE=valgrind ;;
 	--keep) NL_KEEP_STAGE=1 ;;
+	--only) [ $# -ge 2 ] || nl_die "--only needs a list"; ONLY=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
-	*) usage >&2; nl_die "unknown option: $arg" ;;
+	*) usage >&2; nl_die "unknown option: $1" ;;
 	esac
+	shift
 done
+
+# With --only: the space-separated names given for SUITE (regress, isolation, tap, script),
+# or "none".  Without --only: "all".
+only_list() {
+	local suite=$1 item out=""
+	[ -n "$ONLY" ] || { echo all; return; }
+	for item in $ONLY; do
+		case $item in
+		"$suite":*) out+=" ${item#*:}" ;;
+		esac
+	done
+	out=${out//,/ }
+	echo "${out:-none}"
+}
+# Is NAME selected in SUITE?
+only_has() {
+	local list
+	list=$(only_list "$1")
+	[ "$list" = all ] && return 0
+	case " $list " in *" $2 "*) return 0 ;; esac
+	return 1
+}
 
 PGPORT_TEST=${NL_PGPORT:-5499}
 API_PORT=${NL_API_PORT:-18089}
@@ -191,10 +220,14 @@ fi
 # ------------------------------------------------------------------ suites
 
 nl_heading "pg_regress (REGRESS)"
-rc=0
-installcheck "$LOGS/regress.log" ISOLATION= TAP_TESTS= || rc=$?
-count_pg_regress regress "$LOGS/regress.log" "$rc" "$(make_var REGRESS)"
-[ "$rc" -eq 0 ] || show_file "$NL_STAGE/regression.diffs"
+REGRESS_LIST=$(make_var REGRESS)
+[ "$(only_list regress)" = all ] || REGRESS_LIST=$(only_list regress)
+if [ "$REGRESS_LIST" != none ]; then
+	rc=0
+	installcheck "$LOGS/regress.log" ISOLATION= TAP_TESTS= REGRESS="$REGRESS_LIST" || rc=$?
+	count_pg_regress regress "$LOGS/regress.log" "$rc" "$REGRESS_LIST"
+	[ "$rc" -eq 0 ] || show_file "$NL_STAGE/regression.diffs"
+fi
 
 if [ "$MODE" = valgrind ]; then
 	nl_heading "valgrind"
@@ -249,10 +282,14 @@ EOF
 fi
 
 nl_heading "isolation (ISOLATION)"
-rc=0
-installcheck "$LOGS/isolation.log" REGRESS= TAP_TESTS= || rc=$?
-count_pg_regress isolation "$LOGS/isolation.log" "$rc" "$(make_var ISOLATION)"
-[ "$rc" -eq 0 ] || show_file "$NL_STAGE/output_iso/regression.diffs"
+ISOLATION_LIST=$(make_var ISOLATION)
+[ "$(only_list isolation)" = all ] || ISOLATION_LIST=$(only_list isolation)
+if [ "$ISOLATION_LIST" != none ]; then
+	rc=0
+	installcheck "$LOGS/isolation.log" REGRESS= TAP_TESTS= ISOLATION="$ISOLATION_LIST" || rc=$?
+	count_pg_regress isolation "$LOGS/isolation.log" "$rc" "$ISOLATION_LIST"
+	[ "$rc" -eq 0 ] || show_file "$NL_STAGE/output_iso/regression.diffs"
+fi
 
 nl_heading "TAP (t/*.pl)"
 shopt -s nullglob
@@ -261,6 +298,7 @@ tap_files=("$NL_STAGE"/t/*.pl)
 for f in "${tap_files[@]}"; do
 	name=t/$(basename "$f")
 	base=$(basename "$f" .pl)
+	only_has tap "$base" || continue
 	nl_api_reset >/dev/null 2>&1 || true
 	rc=0
 	installcheck "$LOGS/tap-$base.log" REGRESS= ISOLATION= PROVE_TESTS="$name" || rc=$?
@@ -280,7 +318,7 @@ done
 nl_heading "scripts (test/scripts/*.sh)"
 scripts=()
 for f in "$NL_STAGE"/test/scripts/*.sh; do
-	[ -x "$f" ] && scripts+=("$f")
+	[ -x "$f" ] && only_has script "$(basename "$f" .sh)" && scripts+=("$f")
 done
 [ ${#scripts[@]} -gt 0 ] || echo "(no executable scripts)"
 for f in "${scripts[@]}"; do

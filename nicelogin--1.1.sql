@@ -1,0 +1,318 @@
+/* nicelogin--1.1.sql: install script */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION nicelogin" to load this file. \quit
+
+------------------------------------------------------------------------
+-- Tables.  None is readable or writable by PUBLIC.  All three are
+-- extension configuration tables, so pg_dump keeps their rows.
+------------------------------------------------------------------------
+
+-- The key set tokens are verified against (one row per JWK).
+CREATE TABLE nicelogin_keys (
+    kid         text UNIQUE,
+    kty         text NOT NULL,
+    alg         text,
+    use         text,
+    jwk         jsonb NOT NULL,
+    added_at    timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE nicelogin_keys IS
+    'JWKs that NiceLogin tokens are verified against; write through nicelogin_set_jwks()';
+
+-- Users whose tokens are refused at once (reason user_deactivated).
+CREATE TABLE nicelogin_deactivated_users (
+    user_id         uuid PRIMARY KEY,
+    deactivated_at  timestamptz NOT NULL DEFAULT now(),
+    deactivated_by  name NOT NULL DEFAULT session_user
+);
+COMMENT ON TABLE nicelogin_deactivated_users IS
+    'users whose tokens nicelogin refuses, whatever their expiry';
+
+-- Single tokens (by jti) or sessions (by sid) refused at once (reason revoked).
+CREATE TABLE nicelogin_revocations (
+    kind        text NOT NULL CHECK (kind IN ('jti', 'sid')),
+    value       text NOT NULL,
+    expires_at  timestamptz,
+    revoked_at  timestamptz NOT NULL DEFAULT now(),
+    revoked_by  name NOT NULL DEFAULT session_user,
+    PRIMARY KEY (kind, value)
+);
+COMMENT ON TABLE nicelogin_revocations IS
+    'revoked token ids (jti) and sessions (sid); an entry may be purged after expires_at';
+
+REVOKE ALL ON nicelogin_keys, nicelogin_deactivated_users, nicelogin_revocations FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('nicelogin_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('nicelogin_deactivated_users', '');
+SELECT pg_catalog.pg_extension_config_dump('nicelogin_revocations', '');
+
+-- Key list for inspection, without symmetric key material.
+CREATE VIEW nicelogin_key_list AS
+    SELECT kid, kty, alg, use, jwk - 'k' AS jwk, added_at
+      FROM nicelogin_keys;
+REVOKE ALL ON nicelogin_key_list FROM PUBLIC;
+COMMENT ON VIEW nicelogin_key_list IS
+    'stored keys without symmetric key material (k); safe to grant to monitoring roles';
+
+------------------------------------------------------------------------
+-- Cache invalidation: any committed change to these tables reaches every
+-- backend (and every hot standby) through a relcache invalidation.
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_invalidate_cache()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'nicelogin_invalidate_cache'
+LANGUAGE C;
+COMMENT ON FUNCTION nicelogin_invalidate_cache() IS
+    'statement trigger: tells every session to reload nicelogin''s keys and revocations after commit';
+REVOKE ALL ON FUNCTION nicelogin_invalidate_cache() FROM PUBLIC;
+
+CREATE TRIGGER nicelogin_keys_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nicelogin_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION nicelogin_invalidate_cache();
+CREATE TRIGGER nicelogin_deactivated_users_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nicelogin_deactivated_users
+    FOR EACH STATEMENT EXECUTE FUNCTION nicelogin_invalidate_cache();
+CREATE TRIGGER nicelogin_revocations_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nicelogin_revocations
+    FOR EACH STATEMENT EXECUTE FUNCTION nicelogin_invalidate_cache();
+-- Fire in every session_replication_role, so that changes applied by logical
+-- replication or by loading tools reach the caches too.
+ALTER TABLE nicelogin_keys ENABLE ALWAYS TRIGGER nicelogin_keys_changed;
+ALTER TABLE nicelogin_deactivated_users ENABLE ALWAYS TRIGGER nicelogin_deactivated_users_changed;
+ALTER TABLE nicelogin_revocations ENABLE ALWAYS TRIGGER nicelogin_revocations_changed;
+
+------------------------------------------------------------------------
+-- Verification.  Never raise for a bad token; callable by any role.
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_verify(token text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'nicelogin_verify'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_verify(text) IS
+    'true when the token is a valid NiceLogin JWT signed by a stored key';
+
+CREATE FUNCTION nicelogin_claims(token text, verify boolean DEFAULT true)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'nicelogin_claims'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_claims(text, boolean) IS
+    'the payload of a valid token, or NULL; verify => false decodes without any check and must never drive authorization';
+
+CREATE FUNCTION nicelogin_check(token text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'nicelogin_check'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_check(text) IS
+    'valid, or the reason the token is refused';
+
+CREATE FUNCTION nicelogin_jws_verify(token text, key_set jsonb)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'nicelogin_jws_verify'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_jws_verify(text, jsonb) IS
+    'checks the signature of a compact JWS against the given JWKS or JWK, without claims rules';
+
+------------------------------------------------------------------------
+-- Key management (EXECUTE revoked from PUBLIC).
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_set_jwks(jwks jsonb)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'nicelogin_set_jwks'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION nicelogin_set_jwks(jsonb) IS
+    'validates a JWKS and replaces the stored keys with it; returns the number of keys';
+REVOKE ALL ON FUNCTION nicelogin_set_jwks(jsonb) FROM PUBLIC;
+
+------------------------------------------------------------------------
+-- The request's token and its verified claims, for RLS policies.
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_token()
+RETURNS text
+AS 'MODULE_PATHNAME', 'nicelogin_token'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_token() IS
+    'the request''s raw token: nicelogin.token, else the bearer token in request.headers';
+
+CREATE FUNCTION nicelogin_claims()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'nicelogin_request_claims'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_claims() IS
+    'the verified claims of the request''s token, or NULL';
+
+CREATE FUNCTION nicelogin_user_id()
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'nicelogin_user_id'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_user_id() IS
+    'the verified sub claim of the request''s token as a uuid, or NULL';
+
+CREATE FUNCTION nicelogin_company_id()
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'nicelogin_company_id'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_company_id() IS
+    'the verified company_id claim of the request''s token as a uuid, or NULL';
+
+CREATE FUNCTION nicelogin_email()
+RETURNS text
+AS 'MODULE_PATHNAME', 'nicelogin_email'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_email() IS
+    'the verified email claim of the request''s token, or NULL';
+
+------------------------------------------------------------------------
+-- Local revocation of single tokens and sessions (EXECUTE revoked from PUBLIC).
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_revoke_jti(jti text, expires_at timestamptz DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    INSERT INTO @extschema@.nicelogin_revocations (kind, value, expires_at)
+    VALUES ('jti', jti, expires_at)
+    ON CONFLICT (kind, value) DO UPDATE SET expires_at = EXCLUDED.expires_at;
+END;
+COMMENT ON FUNCTION nicelogin_revoke_jti(text, timestamptz) IS
+    'refuses the token with this jti from commit on; the entry may be purged after expires_at';
+REVOKE ALL ON FUNCTION nicelogin_revoke_jti(text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_revoke_sid(sid text, expires_at timestamptz DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    INSERT INTO @extschema@.nicelogin_revocations (kind, value, expires_at)
+    VALUES ('sid', sid, expires_at)
+    ON CONFLICT (kind, value) DO UPDATE SET expires_at = EXCLUDED.expires_at;
+END;
+COMMENT ON FUNCTION nicelogin_revoke_sid(text, timestamptz) IS
+    'refuses every token of this session (sid) from commit on; the entry may be purged after expires_at';
+REVOKE ALL ON FUNCTION nicelogin_revoke_sid(text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_revoke_token(token text)
+RETURNS boolean
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    INSERT INTO @extschema@.nicelogin_revocations (kind, value, expires_at)
+    SELECT 'jti', c ->> 'jti', to_timestamp((c ->> 'exp')::double precision)
+      FROM (SELECT @extschema@.nicelogin_claims(token, false) AS c) s
+     WHERE c ->> 'jti' IS NOT NULL
+    ON CONFLICT (kind, value) DO UPDATE SET expires_at = EXCLUDED.expires_at
+    RETURNING true;
+END;
+COMMENT ON FUNCTION nicelogin_revoke_token(text) IS
+    'revokes a token by its jti until its exp; false when the token carries no jti';
+REVOKE ALL ON FUNCTION nicelogin_revoke_token(text) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_purge_revocations()
+RETURNS bigint
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH gone AS (
+        DELETE FROM @extschema@.nicelogin_revocations
+         WHERE expires_at < now() - interval '1 day'
+        RETURNING 1)
+    SELECT count(*) FROM gone;
+END;
+COMMENT ON FUNCTION nicelogin_purge_revocations() IS
+    'deletes revocations of tokens that expired more than a day ago; returns how many';
+REVOKE ALL ON FUNCTION nicelogin_purge_revocations() FROM PUBLIC;
+
+------------------------------------------------------------------------
+-- The NiceLogin API over HTTP (EXECUTE revoked from PUBLIC).
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_request_password_reset(email text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'nicelogin_request_password_reset'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nicelogin_request_password_reset(text) IS
+    'asks NiceLogin for a password reset token for this email';
+REVOKE ALL ON FUNCTION nicelogin_request_password_reset(text) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_reset_password(email text, current_password text,
+                                         new_password text, reset_token text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'nicelogin_reset_password'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nicelogin_reset_password(text, text, text, text) IS
+    'sets a new password with a reset token; pass the passwords as bind parameters';
+REVOKE ALL ON FUNCTION nicelogin_reset_password(text, text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_change_password(email text, current_password text, new_password text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'nicelogin_change_password'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nicelogin_change_password(text, text, text) IS
+    'requests a reset token and sets the new password in one call';
+REVOKE ALL ON FUNCTION nicelogin_change_password(text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_activate(user_id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'nicelogin_activate'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION nicelogin_activate(uuid) IS
+    'activates the user at NiceLogin and, on success, lifts the local deactivation';
+REVOKE ALL ON FUNCTION nicelogin_activate(uuid) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_deactivate(user_id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'nicelogin_deactivate'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION nicelogin_deactivate(uuid) IS
+    'deactivates the user at NiceLogin and, on success, refuses the user''s tokens from commit on';
+REVOKE ALL ON FUNCTION nicelogin_deactivate(uuid) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_refresh_jwks()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'nicelogin_refresh_jwks'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION nicelogin_refresh_jwks() IS
+    'fetches the JWKS from NiceLogin, validates and stores it; returns the number of keys';
+REVOKE ALL ON FUNCTION nicelogin_refresh_jwks() FROM PUBLIC;
+
+------------------------------------------------------------------------
+-- The key set's refresh state (EXECUTE / SELECT revoked from PUBLIC).
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_jwks_status(
+    OUT worker_pid integer,
+    OUT last_fetch_at timestamptz,
+    OUT last_fetch_by text,
+    OUT last_fetch_keys integer,
+    OUT last_error_at timestamptz,
+    OUT last_error text,
+    OUT next_refresh_at timestamptz,
+    OUT refresh_requested boolean,
+    OUT refreshes bigint,
+    OUT failures bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'nicelogin_jwks_status'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION nicelogin_jwks_status() IS
+    'refresh state kept in shared memory since server start (all NULL unless nicelogin is in shared_preload_libraries)';
+REVOKE ALL ON FUNCTION nicelogin_jwks_status() FROM PUBLIC;
+
+CREATE VIEW nicelogin_jwks_state AS
+    SELECT s.*,
+           (SELECT count(*) FROM nicelogin_keys) AS keys_stored,
+           (SELECT max(added_at) FROM nicelogin_keys) AS keys_stored_at
+      FROM nicelogin_jwks_status() AS s;
+COMMENT ON VIEW nicelogin_jwks_state IS
+    'when the JWKS was last fetched and by whom, the last error, the next planned refresh, and the stored keys';
+REVOKE ALL ON nicelogin_jwks_state FROM PUBLIC;
+-- BEGIN secrets (stored-secret checks)
+-- END secrets
