@@ -12,6 +12,7 @@ OBJS = \
 	src/tokencache.o \
 	src/request.o \
 	src/verify.o \
+	src/revocation.o \
 	src/http.o \
 	src/api.o \
 	src/worker.o
@@ -19,7 +20,7 @@ OBJS = \
 DATA         = $(wildcard $(EXTENSION)--*.sql)
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
-REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation
+REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation revoke search_path upgrade
 ISOLATION    = key_change deactivation_race
 TAP_TESTS    = 1
 

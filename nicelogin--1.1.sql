@@ -199,18 +199,11 @@ REVOKE ALL ON FUNCTION nicelogin_revoke_sid(text, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION nicelogin_revoke_token(token text)
 RETURNS boolean
-LANGUAGE sql VOLATILE PARALLEL UNSAFE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    INSERT INTO @extschema@.nicelogin_revocations (kind, value, expires_at)
-    SELECT 'jti', c ->> 'jti', to_timestamp((c ->> 'exp')::double precision)
-      FROM (SELECT @extschema@.nicelogin_claims(token, false) AS c) s
-     WHERE c ->> 'jti' IS NOT NULL
-    ON CONFLICT (kind, value) DO UPDATE SET expires_at = EXCLUDED.expires_at
-    RETURNING true;
-END;
+AS 'MODULE_PATHNAME', 'nicelogin_revoke_token'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION nicelogin_revoke_token(text) IS
-    'revokes a token by its jti until its exp; false when the token carries no jti';
+    'revokes a genuine token (signed by a stored key, within its exp, nbf, iss and aud rules) by its jti until its exp; false for any other token or one without jti; never raises for a bad token';
 REVOKE ALL ON FUNCTION nicelogin_revoke_token(text) FROM PUBLIC;
 
 CREATE FUNCTION nicelogin_purge_revocations()
@@ -220,12 +213,13 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     WITH gone AS (
         DELETE FROM @extschema@.nicelogin_revocations
-         WHERE expires_at < now() - interval '1 day'
+         WHERE expires_at < now() - GREATEST(interval '1 day',
+                                             current_setting('nicelogin.leeway', true)::interval)
         RETURNING 1)
     SELECT count(*) FROM gone;
 END;
 COMMENT ON FUNCTION nicelogin_purge_revocations() IS
-    'deletes revocations of tokens that expired more than a day ago; returns how many';
+    'deletes revocations whose expires_at passed more than a day ago (or more than nicelogin.leeway, if longer); returns how many';
 REVOKE ALL ON FUNCTION nicelogin_purge_revocations() FROM PUBLIC;
 
 ------------------------------------------------------------------------

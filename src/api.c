@@ -328,13 +328,14 @@ nl_record_user_status(Oid fn_oid, pg_uuid_t *user_id, bool active)
 	Oid			argtypes[1] = {UUIDOID};
 	Datum		values[1];
 	int			ret;
+	int			save_nestlevel;
 
 	if (nspname == NULL)
 		elog(ERROR, "could not find the schema of function %u", fn_oid);
 
 	if (active)
 		sql = psprintf("DELETE FROM %s.nicelogin_deactivated_users"
-					   " WHERE user_id = $1",
+					   " WHERE user_id OPERATOR(pg_catalog.=) $1",
 					   quote_identifier(nspname));
 	else
 		sql = psprintf("INSERT INTO %s.nicelogin_deactivated_users AS d (user_id)"
@@ -345,6 +346,8 @@ nl_record_user_status(Oid fn_oid, pg_uuid_t *user_id, bool active)
 					   quote_identifier(nspname));
 	values[0] = UUIDPGetDatum(user_id);
 
+	/* the function is SECURITY DEFINER with its own search_path; pin it anyway */
+	save_nestlevel = nl_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	ret = SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 0);
@@ -352,6 +355,7 @@ nl_record_user_status(Oid fn_oid, pg_uuid_t *user_id, bool active)
 		elog(ERROR, "could not record the user's status: %s",
 			 SPI_result_code_string(ret));
 	SPI_finish();
+	nl_unpin_search_path(save_nestlevel);
 }
 
 

@@ -21,7 +21,9 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -373,8 +375,112 @@ nicelogin_invalidate_cache(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Pins search_path to "pg_catalog, pg_temp" until nl_unpin_search_path():
+ * code that runs SQL with privilege (the worker, SECURITY DEFINER functions,
+ * SPI from C) must not resolve a name through a schema that a lesser role
+ * controls (a database owner's ALTER DATABASE ... SET search_path, a role
+ * setting, the caller's SET).  pg_temp is last, where it is never searched
+ * for functions or operators.  Returns the GUC nest level to pass back.  On
+ * an error the transaction's abort undoes it.
+ */
+int
+nl_pin_search_path(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+void
+nl_unpin_search_path(int level)
+{
+	AtEOXact_GUC(true, level);
+}
+
+/*
+ * The stored key set's rows as sorted canonical JSON texts (jsonb prints its
+ * objects with sorted member names, so equal keys print equally).
+ */
+static char **
+stored_key_texts(Oid schema, int *n)
+{
+	Relation	rel = table_open(table_relid("nicelogin_keys", schema), AccessShareLock);
+	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), "jwk");
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	List	   *texts = NIL;
+	char	  **arr;
+
+	/* the caller holds a lock that excludes writers: the latest snapshot is exact */
+	scan = table_beginscan(rel, GetLatestSnapshot(), 0, NULL);
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
+
+		CHECK_FOR_INTERRUPTS();
+		if (isnull)
+			continue;
+		texts = lappend(texts, JsonbToCString(NULL, &DatumGetJsonbP(d)->root, 0));
+	}
+	table_endscan(scan);
+	table_close(rel, NoLock);
+	arr = sorted_array(texts, n);
+	list_free(texts);
+	return arr;
+}
+
+/* The keys of a JWKS that nl_keyset_parse() accepted, as sorted canonical texts. */
+static char **
+new_key_texts(Jsonb *jwks, int *n)
+{
+	JsonbValue *keys = getKeyJsonValueFromContainer(&jwks->root, "keys", 4, NULL);
+	List	   *texts = NIL;
+	char	  **arr;
+	int			count;
+
+	Assert(keys != NULL && keys->type == jbvBinary);
+	count = JsonContainerSize(keys->val.binary.data);
+	for (int i = 0; i < count; i++)
+	{
+		JsonbValue *elem = getIthJsonbValueFromContainer(keys->val.binary.data, i);
+
+		CHECK_FOR_INTERRUPTS();
+		texts = lappend(texts, JsonbToCString(NULL, elem->val.binary.data, elem->val.binary.len));
+	}
+	arr = sorted_array(texts, n);
+	list_free(texts);
+	return arr;
+}
+
+/* Does the table hold exactly the keys of jwks (in any order)? */
+static bool
+same_keys(Oid schema, Jsonb *jwks)
+{
+	int			nold,
+				nnew;
+	char	  **old = stored_key_texts(schema, &nold);
+	char	  **new = new_key_texts(jwks, &nnew);
+
+	if (nold != nnew)
+		return false;
+	for (int i = 0; i < nold; i++)
+		if (strcmp(old[i], new[i]) != 0)
+			return false;
+	return true;
+}
+
+/*
  * Validates a JWKS and replaces the stored keys with it, in the current
- * transaction.  The one path by which keys are stored.
+ * transaction.  The one path by which keys are stored (nicelogin_set_jwks,
+ * nicelogin_refresh_jwks, the refresh worker).  A set equal to the stored
+ * one writes nothing, so that it invalidates no cache: any role can make the
+ * worker refetch (a token with an unknown kid), and an unchanged answer must
+ * not cost every session its caches.  Runs its SQL with search_path pinned
+ * and every name qualified, whoever calls it.
  */
 int
 nl_store_jwks(Jsonb *jwks, Oid schema)
@@ -387,6 +493,7 @@ nl_store_jwks(Jsonb *jwks, Oid schema)
 	Oid			argtypes[1] = {JSONBOID};
 	Datum		values[1];
 	int			rc;
+	int			save_nestlevel;
 
 	set = nl_keyset_parse(jwks, CurrentMemoryContext, false, false, true, &emsg, &edetail);
 	if (set == NULL)
@@ -401,22 +508,32 @@ nl_store_jwks(Jsonb *jwks, Oid schema)
 	table = quote_qualified_identifier(get_namespace_name(schema), "nicelogin_keys");
 	values[0] = JsonbPGetDatum(jwks);
 
-	SPI_connect();
+	save_nestlevel = nl_pin_search_path();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	/* serialize concurrent replacements: the later one sees the earlier's rows */
 	rc = SPI_execute(psprintf("LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE", table), false, 0);
 	if (rc != SPI_OK_UTILITY)
 		elog(ERROR, "could not lock %s: %s", table, SPI_result_code_string(rc));
-	rc = SPI_execute(psprintf("DELETE FROM %s", table), false, 0);
-	if (rc != SPI_OK_DELETE)
-		elog(ERROR, "could not delete from %s: %s", table, SPI_result_code_string(rc));
-	rc = SPI_execute_with_args(psprintf("INSERT INTO %s (kid, kty, alg, use, jwk) "
-										"SELECT k->>'kid', k->>'kty', k->>'alg', k->>'use', k "
-										"FROM pg_catalog.jsonb_array_elements($1->'keys') AS k",
-										table),
-							   1, argtypes, values, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not insert into %s: %s", table, SPI_result_code_string(rc));
+	if (!same_keys(schema, jwks))
+	{
+		rc = SPI_execute(psprintf("DELETE FROM %s", table), false, 0);
+		if (rc != SPI_OK_DELETE)
+			elog(ERROR, "could not delete from %s: %s", table, SPI_result_code_string(rc));
+		rc = SPI_execute_with_args(psprintf("INSERT INTO %s (kid, kty, alg, use, jwk) "
+											"SELECT k OPERATOR(pg_catalog.->>) 'kid', "
+											"k OPERATOR(pg_catalog.->>) 'kty', "
+											"k OPERATOR(pg_catalog.->>) 'alg', "
+											"k OPERATOR(pg_catalog.->>) 'use', k "
+											"FROM pg_catalog.jsonb_array_elements("
+											"$1 OPERATOR(pg_catalog.->) 'keys') AS k",
+											table),
+								   1, argtypes, values, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "could not insert into %s: %s", table, SPI_result_code_string(rc));
+	}
 	SPI_finish();
+	nl_unpin_search_path(save_nestlevel);
 	return count;
 }
 

@@ -216,6 +216,12 @@ extern bool nl_is_revoked(const char *jti, const char *sid);
 extern uint64 nl_keycache_generation(void);
 extern Oid	nl_extension_schema(Oid fn_oid);
 extern void nl_keycache_init(void);
+/*
+ * Pin search_path to "pg_catalog, pg_temp" around SQL run with privilege;
+ * returns the GUC nest level for nl_unpin_search_path().
+ */
+extern int	nl_pin_search_path(void);
+extern void nl_unpin_search_path(int level);
 
 /* ---------- verify.c: one verification, end to end ---------- */
 typedef struct NlVerified
@@ -236,6 +242,12 @@ typedef struct NlVerified
  * The result points into cache memory and is valid until the next call.
  */
 extern const NlVerified *nl_verify_token(const char *token, int len, Oid fn_oid);
+/*
+ * The same without the token cache and without the deactivation and
+ * revocation lists: NL_VALID means the token is genuine (signed by a stored
+ * key) and within its claims rules.  For functions that act on a token.
+ */
+extern const NlVerified *nl_verify_signed_token(const char *token, int len, Oid fn_oid);
 extern bool nl_parse_uuid(const char *s, pg_uuid_t *out);
 
 /* ---------- tokencache.c ---------- */

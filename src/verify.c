@@ -73,11 +73,15 @@ verification_time(void)
 	return GetCurrentStatementStartTimestamp();
 }
 
-const NlVerified *
-nl_verify_token(const char *token, int len, Oid fn_oid)
+/*
+ * One verification without the token cache: signature, claims rules and,
+ * with check_lists, the deactivated users and revocations.  The result lives
+ * in a static scratch area (claims in the caller's memory context).
+ */
+static const NlVerified *
+verify_uncached(const char *token, int len, Oid fn_oid, TimestampTz now,
+				bool check_lists)
 {
-	TimestampTz now = verification_time();
-	const NlVerified *cached;
 	const NlKeySet *keys;
 	MemoryContext callercxt;
 	NlJws		jws;
@@ -85,16 +89,6 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 	NlResult	r;
 
 	memset(&scratch, 0, sizeof(scratch));
-	if (len > nl_max_token_length)
-	{
-		scratch.result = NL_TOO_LONG;
-		return &scratch;
-	}
-
-	cached = nl_tokencache_lookup(token, len, now);
-	if (cached)
-		return cached;
-
 	keys = nl_keycache_get(fn_oid);
 
 	if (verify_cxt == NULL)
@@ -114,10 +108,13 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 	{
 		scratch.has_sub_uuid = nl_parse_uuid(claims.sub, &scratch.sub_uuid);
 		scratch.has_company_uuid = nl_parse_uuid(claims.company_id, &scratch.company_uuid);
-		if (scratch.has_sub_uuid && nl_is_deactivated(&scratch.sub_uuid))
-			r = NL_USER_DEACTIVATED;
-		else if (nl_is_revoked(claims.jti, claims.sid))
-			r = NL_REVOKED;
+		if (check_lists)
+		{
+			if (scratch.has_sub_uuid && nl_is_deactivated(&scratch.sub_uuid))
+				r = NL_USER_DEACTIVATED;
+			else if (nl_is_revoked(claims.jti, claims.sid))
+				r = NL_REVOKED;
+		}
 	}
 
 	MemoryContextSwitchTo(callercxt);
@@ -136,8 +133,40 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 		scratch.has_company_uuid = false;
 	}
 	MemoryContextReset(verify_cxt);
+	return &scratch;
+}
 
-	return nl_tokencache_insert(token, len, &scratch);
+const NlVerified *
+nl_verify_token(const char *token, int len, Oid fn_oid)
+{
+	TimestampTz now = verification_time();
+	const NlVerified *cached;
+
+	if (len > nl_max_token_length)
+	{
+		memset(&scratch, 0, sizeof(scratch));
+		scratch.result = NL_TOO_LONG;
+		return &scratch;
+	}
+
+	cached = nl_tokencache_lookup(token, len, now);
+	if (cached)
+		return cached;
+
+	return nl_tokencache_insert(token, len,
+								verify_uncached(token, len, fn_oid, now, true));
+}
+
+const NlVerified *
+nl_verify_signed_token(const char *token, int len, Oid fn_oid)
+{
+	if (len > nl_max_token_length)
+	{
+		memset(&scratch, 0, sizeof(scratch));
+		scratch.result = NL_TOO_LONG;
+		return &scratch;
+	}
+	return verify_uncached(token, len, fn_oid, verification_time(), false);
 }
 
 static const NlVerified *

@@ -202,9 +202,12 @@ nl_worker_record(bool ok, const char *by, int keys, const char *error)
 	SpinLockRelease(&nl_shared->mutex);
 }
 
-/* The schema nicelogin is installed in, in the current database; InvalidOid if none. */
+/*
+ * The schema nicelogin is installed in, in the current database, and the
+ * extension's owner; InvalidOid if it is not installed.
+ */
 static Oid
-extension_schema_by_name(void)
+extension_schema_by_name(Oid *owner)
 {
 	Relation	rel;
 	ScanKeyData key;
@@ -218,7 +221,10 @@ extension_schema_by_name(void)
 	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
+	{
 		schema = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+		*owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
+	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return schema;
@@ -234,7 +240,19 @@ worker_exit(int code, Datum arg)
 	SpinLockRelease(&nl_shared->mutex);
 }
 
-/* One refresh in its own transaction; returns false (logged) on failure. */
+/*
+ * One refresh in its own transaction; returns false (logged) on failure.
+ *
+ * The worker connects as the bootstrap superuser (a background worker must
+ * name a role, and it cannot know the extension's owner before it has
+ * connected), so the refresh itself runs as the extension's owner, as
+ * PostgreSQL runs maintenance as a table's owner: with
+ * SECURITY_RESTRICTED_OPERATION (no SET ROLE, no temporary objects) and with
+ * search_path pinned to pg_catalog, pg_temp (set once for the whole
+ * session, above any database or role setting), so that nothing a database
+ * owner placed on the path runs with our privilege.  The error path's
+ * transaction abort restores the user and the settings.
+ */
 static bool
 worker_refresh(MemoryContext loopcxt, bool early)
 {
@@ -247,7 +265,11 @@ worker_refresh(MemoryContext loopcxt, bool early)
 
 	PG_TRY();
 	{
-		Oid			schema = extension_schema_by_name();
+		Oid			owner = InvalidOid;
+		Oid			schema = extension_schema_by_name(&owner);
+		Oid			save_userid;
+		int			save_sec_context;
+		int			save_nestlevel;
 		int			keys;
 
 		if (!OidIsValid(schema))
@@ -255,7 +277,14 @@ worker_refresh(MemoryContext loopcxt, bool early)
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("extension \"nicelogin\" is not installed in database \"%s\"", nl_database),
 					 errhint("Run CREATE EXTENSION nicelogin there, or set nicelogin.database.")));
+		GetUserIdAndSecContext(&save_userid, &save_sec_context);
+		SetUserIdAndSecContext(owner, save_sec_context |
+							   SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		save_nestlevel = nl_pin_search_path();
 		keys = nl_refresh_jwks(schema);
+		nl_unpin_search_path(save_nestlevel);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		nl_worker_record(true, "refresh worker", keys, NULL);
@@ -297,6 +326,13 @@ nl_worker_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(nl_database, NULL, 0);
+
+	/*
+	 * The database's and the role's settings were applied at connection; a
+	 * database owner can set search_path there.  PGC_S_OVERRIDE ranks above
+	 * them, also at later configuration reloads.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	loopcxt = AllocSetContextCreate(TopMemoryContext, "nicelogin worker loop",
 									ALLOCSET_DEFAULT_SIZES);

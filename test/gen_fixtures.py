@@ -249,6 +249,17 @@ def make_tokens(g, cert_der):
     g.add("rs256_short_sig", h + "." + p + "." + b64url(b64url_decode(s)[1:]), "bad_signature",
           "rs256 with the first signature byte removed (255 bytes)")
 
+    # -- functions that act on a token (nicelogin_revoke_token)
+    g.sign("forged_victim_jti", hdr("RS256"), claims(exp=9999999999), "RS256", "attacker.pem",
+           "bad_signature", "ALICE's jti (jti-alice-1), exp 9999999999, kid rsa1, signed by "
+           "the attacker's key: must never revoke Alice's token")
+    g.sign("forged_victim_jti_nokid", hdr("RS256", None), claims(drop=["exp"]), "RS256",
+           "attacker.pem", "bad_signature",
+           "ALICE's jti without exp and without kid, signed by the attacker's key")
+    rs("exp_word", raw_alice('"soon"'), "malformed", 'exp is the string "soon"')
+    rs("exp_1e400", raw_alice("1e400"), "malformed", "exp 1e400: beyond any double")
+    rs("no_jti", claims(drop=["jti"], sid="sid-nojti-1"), V, "ALICE without a jti claim")
+
     # -- row-level security
     rs("alice2", claims(sub="33333333-3333-4333-8333-333333333333", email="carol@acme.example",
                         jti="jti-carol-1", sid="sid-carol-1"), V,

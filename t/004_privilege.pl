@@ -1,0 +1,185 @@
+# The refresh worker runs nothing that a database owner (not a superuser)
+# placed on its search path: the attack of the 1.0 release, where a shadowing
+# ->> operator and ALTER DATABASE ... SET search_path made the owner a
+# superuser at the worker's next start.  Here the worker is restarted under
+# such settings (database level, then role level) and made to store a changed
+# key set; the trap must never fire.  Also: a refresh that brings the same
+# keys writes nothing, so forged kids cannot flush every session's caches.
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use IPC::Run;
+use JSON::PP;
+use MIME::Base64 qw(encode_base64url);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep sleep);
+
+my $root = abs_path(dirname(__FILE__) . '/..');
+my $tokens = decode_json(slurp_file("$root/test/fixtures/tokens.json"));
+my $jwks = decode_json(slurp_file("$root/test/fixtures/jwks.json"));
+
+# the stand-in server, on a port of its own
+my $api_port = PostgreSQL::Test::Cluster::get_free_port();
+my $api_url = "http://127.0.0.1:$api_port";
+my ($api_out, $api_err) = ('', '');
+my $api = IPC::Run::start(
+	[ 'python3', "$root/test/nicelogin_server.py", '--host', '127.0.0.1', '--port', $api_port ],
+	'>', \$api_out, '2>', \$api_err);
+my $deadline = time + 30;
+while ($api_out !~ /ready/ && time < $deadline)
+{
+	$api->pump_nb;
+	usleep(50_000);
+}
+like($api_out, qr/ready/, 'stand-in server is up');
+$ENV{NICELOGIN_API_URL} = $api_url;
+
+sub ctl
+{
+	my @args = @_;
+	system('python3', "$root/test/nicelogin_ctl.py", @args) == 0
+	  or die "nicelogin_ctl @args failed";
+}
+
+# key sets to serve: the fixture set without one kid each time
+my $n = 0;
+sub serve_without
+{
+	my ($kid) = @_;
+	my %set = (keys => [ grep { $_->{kid} ne $kid } @{ $jwks->{keys} } ]);
+	my $file = "${PostgreSQL::Test::Utils::tmp_check}/jwks_" . $n++ . ".json";
+	PostgreSQL::Test::Utils::append_to_file($file, encode_json(\%set));
+	ctl('jwks', $file);
+	return join(',', sort map { $_->{kid} } @{ $set{keys} });
+}
+my $kids_sql = q{SELECT string_agg(kid, ',' ORDER BY kid COLLATE "C") FROM nicelogin_keys};
+
+sub wait_for_value
+{
+	my ($node, $db, $sql, $want, $timeout) = @_;
+	my $start = time;
+	while (time - $start < $timeout)
+	{
+		my $got = $node->safe_psql($db, $sql);
+		return time - $start if $got eq $want;
+		usleep(100_000);
+	}
+	return undef;
+}
+
+my $node = PostgreSQL::Test::Cluster->new('privilege');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'nicelogin'
+nicelogin.database = 'app'
+nicelogin.base_url = '$api_url'
+nicelogin.api_key = 'test-api-key'
+nicelogin.jwks_refresh_interval = '1h'
+nicelogin.jwks_min_refresh_interval = '1s'
+});
+$node->start;
+
+# A database whose owner is not a superuser; the extension installed by one.
+$node->safe_psql('postgres', q{
+CREATE ROLE dbo LOGIN;
+CREATE DATABASE app OWNER dbo;
+});
+$node->safe_psql('app', 'CREATE EXTENSION nicelogin');
+
+# The database owner's trap: every operator and function the stored-keys SQL
+# could use, shadowed in a schema of its own; each records its call and tries
+# to make dbo a superuser.
+$node->safe_psql('app', q{
+CREATE SCHEMA evil;
+CREATE TABLE evil.hits (at timestamptz DEFAULT pg_catalog.clock_timestamp(), who name, what text);
+GRANT USAGE ON SCHEMA evil TO PUBLIC;
+GRANT SELECT, INSERT ON evil.hits TO PUBLIC;
+CREATE FUNCTION evil.hit(what text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO evil.hits (who, what) VALUES (current_user, what);
+    EXECUTE 'ALTER ROLE dbo SUPERUSER';
+END $$;
+CREATE FUNCTION evil.jt(j jsonb, k text) RETURNS text LANGUAGE plpgsql AS
+  $$BEGIN PERFORM evil.hit('->>'); RETURN pg_catalog.jsonb_object_field_text(j, k); END$$;
+CREATE OPERATOR evil.->> (LEFTARG = jsonb, RIGHTARG = text, FUNCTION = evil.jt);
+CREATE FUNCTION evil.jo(j jsonb, k text) RETURNS jsonb LANGUAGE plpgsql AS
+  $$BEGIN PERFORM evil.hit('->'); RETURN pg_catalog.jsonb_object_field(j, k); END$$;
+CREATE OPERATOR evil.-> (LEFTARG = jsonb, RIGHTARG = text, FUNCTION = evil.jo);
+CREATE FUNCTION evil.jsonb_array_elements(j jsonb) RETURNS SETOF jsonb LANGUAGE plpgsql AS
+  $$BEGIN PERFORM evil.hit('jsonb_array_elements'); RETURN QUERY SELECT pg_catalog.jsonb_array_elements(j); END$$;
+CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE plpgsql AS
+  $$BEGIN PERFORM evil.hit('now()'); RETURN pg_catalog.now(); END$$;
+ALTER DATABASE app SET search_path = evil, pg_catalog, public;
+}, extra_params => [ '-U', 'dbo' ]);
+
+# The trap is real: dbo's own unqualified query calls it (its ALTER ROLE fails:
+# dbo is no superuser), so a clean result below means the worker avoided it.
+my ($rc, $out, $err) = $node->psql('app', q{SELECT '{"a":"1"}'::jsonb ->> 'a'},
+	extra_params => [ '-U', 'dbo' ]);
+like($err, qr/permission denied|must be superuser/, "the trap fires for dbo's own query");
+is($node->safe_psql('app', 'SHOW search_path', extra_params => [ '-U', 'dbo' ]),
+	'evil, pg_catalog, public', "the database's search_path reaches new sessions");
+
+sub check_clean
+{
+	my ($what) = @_;
+	is($node->safe_psql('app', 'SELECT count(*) FROM evil.hits'), '0', "$what: no shadowing object ran");
+	is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'dbo'}),
+		'f', "$what: the database owner is no superuser");
+}
+
+# 1. database-level search_path; the worker restarts and stores a changed set
+my $want = serve_without('ec256');
+$node->restart;
+ok( defined wait_for_value($node, 'app', $kids_sql, $want, 30),
+	'database-level search_path: the restarted worker stored the changed key set');
+check_clean('database-level search_path');
+
+# 2. role-level search_path of the role the worker connects as (the bootstrap
+#    superuser; a superuser's mistake, or one made for it)
+$node->safe_psql('postgres',
+	q{ALTER ROLE CURRENT_USER IN DATABASE app SET search_path = evil, pg_catalog, public});
+$want = serve_without('ed1');
+$node->restart;
+ok( defined wait_for_value($node, 'app', $kids_sql, $want, 30),
+	'role-level search_path: the restarted worker stored the changed key set');
+check_clean('role-level search_path');
+
+# 3. an early refresh (a token names an unknown kid) under the same settings
+$want = serve_without('rsa2');
+$node->safe_psql('app',
+	"SELECT nicelogin_check('" . encode_base64url('{"alg":"RS256","kid":"rotated"}') . ".e30.AAAA')");
+ok( defined wait_for_value($node, 'app', $kids_sql, $want, 30),
+	'early refresh: the worker stored the changed key set');
+check_clean('early refresh');
+
+# The worker's refresh ran as the extension's owner, with the pinned path:
+# its log line says it stored keys, and nothing was refused.
+like(slurp_file($node->logfile), qr/nicelogin refreshed the JWKS: 10 keys/, 'the worker logged the refresh');
+
+# A refresh that brings the same keys writes nothing: same row versions, no
+# cache invalidation for the sessions.
+my $rows = $node->safe_psql('app', 'SELECT string_agg(xmin::text, \',\' ORDER BY kid) FROM nicelogin_keys');
+my $refreshes = $node->safe_psql('app', 'SELECT refreshes FROM nicelogin_jwks_state');
+sleep 1.1;    # past the min interval
+for my $i (1 .. 3)
+{
+	$node->safe_psql('app',
+		"SELECT nicelogin_check('" . encode_base64url(qq({"alg":"RS256","kid":"forged-$i"})) . ".e30.AAAA')");
+	ok( defined wait_for_value($node, 'app', 'SELECT refreshes FROM nicelogin_jwks_state', $refreshes + $i, 30),
+		"forged kid $i: the worker fetched the key set again");
+	sleep 1.1;
+}
+is($node->safe_psql('app', 'SELECT string_agg(xmin::text, \',\' ORDER BY kid) FROM nicelogin_keys'),
+	$rows, 'refreshes that brought the same keys left the stored rows untouched');
+check_clean('unchanged refreshes');
+
+$node->stop;
+unlike(slurp_file($node->logfile), qr/TRAP|PANIC|server process .* was terminated by signal (?!15)/,
+	'no crash');
+$api->kill_kill;
+done_testing();
