@@ -277,6 +277,7 @@ extern int	nl_refresh_jwks(Oid schema);
 
 /* ---------- worker.c ---------- */
 extern char *nl_database;
+extern char *nl_worker_role;
 extern int	nl_refresh_interval;
 extern int	nl_min_refresh_interval;
 extern void nl_worker_init(void);

@@ -51,6 +51,7 @@ PG_FUNCTION_INFO_V1(nicelogin_jwks_status);
 PGDLLEXPORT void nl_worker_main(Datum arg);
 
 char	   *nl_database = NULL;
+char	   *nl_worker_role = NULL;
 int			nl_refresh_interval = 86400;
 int			nl_min_refresh_interval = 60;
 
@@ -76,6 +77,7 @@ typedef struct NlShared
 } NlShared;
 
 static NlShared *nl_shared = NULL;
+static bool connected_as_role = false;	/* nicelogin.worker_role was set */
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -116,6 +118,15 @@ nl_worker_init(void)
 							   NULL,
 							   &nl_database,
 							   "postgres",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("nicelogin.worker_role",
+							   "Role the refresh worker connects as.",
+							   "Empty: the bootstrap superuser, refreshing as the extension's owner. "
+							   "A role needs LOGIN and SELECT, INSERT and DELETE on nicelogin_keys.",
+							   &nl_worker_role,
+							   "",
 							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
 
@@ -243,15 +254,17 @@ worker_exit(int code, Datum arg)
 /*
  * One refresh in its own transaction; returns false (logged) on failure.
  *
- * The worker connects as the bootstrap superuser (a background worker must
- * name a role, and it cannot know the extension's owner before it has
- * connected), so the refresh itself runs as the extension's owner, as
- * PostgreSQL runs maintenance as a table's owner: with
- * SECURITY_RESTRICTED_OPERATION (no SET ROLE, no temporary objects) and with
- * search_path pinned to pg_catalog, pg_temp (set once for the whole
- * session, above any database or role setting), so that nothing a database
- * owner placed on the path runs with our privilege.  The error path's
- * transaction abort restores the user and the settings.
+ * With nicelogin.worker_role set, the worker connects as that role and
+ * refreshes with its privileges only.  Otherwise it connects as the
+ * bootstrap superuser (a background worker must name a role, and it cannot
+ * know the extension's owner before it has connected), and the refresh runs
+ * as the extension's owner, as PostgreSQL runs maintenance as a table's
+ * owner: with SECURITY_RESTRICTED_OPERATION (no SET ROLE, no temporary
+ * objects).  Either way search_path is pinned to pg_catalog, pg_temp (set
+ * once for the whole session, above any database or role setting, and again
+ * around the refresh), so that nothing a database owner placed on the path
+ * runs with our privilege.  The error path's transaction abort restores the
+ * user and the settings.
  */
 static bool
 worker_refresh(MemoryContext loopcxt, bool early)
@@ -278,7 +291,8 @@ worker_refresh(MemoryContext loopcxt, bool early)
 					 errmsg("extension \"nicelogin\" is not installed in database \"%s\"", nl_database),
 					 errhint("Run CREATE EXTENSION nicelogin there, or set nicelogin.database.")));
 		GetUserIdAndSecContext(&save_userid, &save_sec_context);
-		SetUserIdAndSecContext(owner, save_sec_context |
+		SetUserIdAndSecContext(connected_as_role ? save_userid : owner,
+							   save_sec_context |
 							   SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);
 		save_nestlevel = nl_pin_search_path();
@@ -325,7 +339,9 @@ nl_worker_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(nl_database, NULL, 0);
+	connected_as_role = nl_worker_role != NULL && nl_worker_role[0] != '\0';
+	BackgroundWorkerInitializeConnection(nl_database,
+										 connected_as_role ? nl_worker_role : NULL, 0);
 
 	/*
 	 * The database's and the role's settings were applied at connection; a
@@ -343,7 +359,11 @@ nl_worker_main(Datum arg)
 	SpinLockRelease(&nl_shared->mutex);
 	on_shmem_exit(worker_exit, (Datum) 0);
 
-	ereport(LOG, (errmsg("nicelogin jwks refresh worker started for database \"%s\"", nl_database)));
+	if (connected_as_role)
+		ereport(LOG, (errmsg("nicelogin jwks refresh worker started for database \"%s\" as role \"%s\"",
+							 nl_database, nl_worker_role)));
+	else
+		ereport(LOG, (errmsg("nicelogin jwks refresh worker started for database \"%s\"", nl_database)));
 
 	for (;;)
 	{
@@ -357,18 +377,20 @@ nl_worker_main(Datum arg)
 		if (ConfigReloadPending)
 		{
 			char	   *old_database = pstrdup(nl_database);
+			char	   *old_role = pstrdup(nl_worker_role);
 
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
-			if (strcmp(old_database, nl_database) != 0)
+			if (strcmp(old_database, nl_database) != 0 ||
+				strcmp(old_role, nl_worker_role) != 0)
 			{
-				/* the postmaster restarts us, connected to the new database */
+				/* the postmaster restarts us, connected anew */
 				ereport(LOG,
-						(errmsg("nicelogin jwks refresh worker restarts: nicelogin.database changed to \"%s\"",
-								nl_database)));
+						(errmsg("nicelogin jwks refresh worker restarts: nicelogin.database or nicelogin.worker_role changed")));
 				proc_exit(1);
 			}
 			pfree(old_database);
+			pfree(old_role);
 		}
 		MemoryContextReset(loopcxt);
 

@@ -178,6 +178,29 @@ is($node->safe_psql('app', 'SELECT string_agg(xmin::text, \',\' ORDER BY kid) FR
 	$rows, 'refreshes that brought the same keys left the stored rows untouched');
 check_clean('unchanged refreshes');
 
+# 4. nicelogin.worker_role: the worker connects as a role with no more than
+#    it needs (LOGIN, and SELECT, INSERT, DELETE on the key table).  Without
+#    the grants the refresh fails, is logged, and keeps the keys.
+$node->safe_psql('postgres', q{CREATE ROLE nicelogin_worker LOGIN});
+$node->append_conf('postgresql.conf', "nicelogin.worker_role = 'nicelogin_worker'\n");
+$node->reload;
+ok( defined wait_for_value($node, 'app',
+		q{SELECT usename FROM pg_stat_activity WHERE backend_type = 'nicelogin jwks refresh'},
+		'nicelogin_worker', 30),
+	'after a reload the worker reconnects as nicelogin.worker_role');
+my $kept = $node->safe_psql('app', $kids_sql);
+$want = serve_without('rsa384');
+ok( defined wait_for_value($node, 'app',
+		q{SELECT last_error LIKE '%permission denied%' FROM nicelogin_jwks_state}, 't', 30),
+	'without grants the refresh is refused: permission denied');
+is($node->safe_psql('app', $kids_sql), $kept, 'a refused refresh keeps the keys');
+$node->safe_psql('app', q{GRANT SELECT, INSERT, DELETE ON nicelogin_keys TO nicelogin_worker});
+$node->safe_psql('app',
+	"SELECT nicelogin_check('" . encode_base64url('{"alg":"RS256","kid":"after-grant"}') . ".e30.AAAA')");
+ok( defined wait_for_value($node, 'app', $kids_sql, $want, 60),
+	'with the grants the worker (no superuser) stores the changed key set');
+check_clean('worker_role');
+
 $node->stop;
 unlike(slurp_file($node->logfile), qr/TRAP|PANIC|server process .* was terminated by signal (?!15)/,
 	'no crash');
