@@ -130,6 +130,11 @@ nl_worker_init(void)
 							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
 
+	/*
+	 * The intervals' maximum (INT_MAX / 1000 s, about 24 days) keeps every
+	 * schedule sum below (int64 ms and µs arithmetic on now + interval) far
+	 * from overflowing.
+	 */
 	DefineCustomIntVariable("nicelogin.jwks_refresh_interval",
 							"Time between two scheduled refreshes of the stored JWKS.",
 							NULL,

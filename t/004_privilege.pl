@@ -201,6 +201,20 @@ ok( defined wait_for_value($node, 'app', $kids_sql, $want, 60),
 	'with the grants the worker (no superuser) stores the changed key set');
 check_clean('worker_role');
 
+# The schedule at the largest settings: no overflow, the next refresh is the
+# interval ahead.
+$node->append_conf('postgresql.conf', "nicelogin.jwks_refresh_interval = 2147483\n");
+$node->reload;
+sleep 1.1;
+my $before_max = $node->safe_psql('app', 'SELECT refreshes FROM nicelogin_jwks_state');
+$node->safe_psql('app',
+	"SELECT nicelogin_check('" . encode_base64url('{"alg":"RS256","kid":"max-interval"}') . ".e30.AAAA')");
+ok( defined wait_for_value($node, 'app', 'SELECT refreshes > ' . $before_max . ' FROM nicelogin_jwks_state', 't', 30),
+	'an early refresh at the largest refresh interval');
+is( $node->safe_psql('app',
+		q{SELECT abs(extract(epoch FROM next_refresh_at - now()) - 2147483) < 120 FROM nicelogin_jwks_state}),
+	't', 'the next refresh is planned 2147483 s ahead');
+
 $node->stop;
 unlike(slurp_file($node->logfile), qr/TRAP|PANIC|server process .* was terminated by signal (?!15)/,
 	'no crash');
