@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# test/scripts/fuzz_tokens.sh -- mutated tokens never make a verification function raise, and no
-# mutation of a valid token verifies (test/fuzz/mutate_tokens.sql).  NL_FUZZ_ROUNDS mutations
-# per seed token (8 seeds; default 2000).
+# test/scripts/fuzz_tokens.sh -- mutated tokens never make a verification function (or
+# nicelogin_revoke_token) raise, and no mutation of a valid token verifies or gets revoked
+# (test/fuzz/mutate_tokens.sql).  NL_FUZZ_ROUNDS mutations per seed token (8 seeds; default 2000).
 #
 # Run by test/run-tests.sh (see test/scripts/README.md).
 set -euo pipefail
