@@ -66,10 +66,31 @@ CREATE TABLE upgrade_check.upgraded AS SELECT '' AS from_version, * FROM upgrade
 SELECT version AS from_version FROM pg_available_extension_versions
  WHERE name = 'nicelogin' AND version <> (SELECT default_version FROM pg_available_extensions WHERE name = 'nicelogin')
  ORDER BY 1;
+\set ECHO none
+\i test/fixtures/tokens.sql
+\set ECHO all
+CREATE TABLE upgrade_check.data (from_version text, what text, value text);
+-- the rows every table holds, as text (the tables come with the extension, below)
+SET check_function_bodies = off;
+CREATE FUNCTION upgrade_check.rows() RETURNS TABLE (what text, value text) LANGUAGE sql STABLE AS $$
+    SELECT 'key', concat_ws(' ', kid, kty, alg, use, jwk::text, added_at::text) FROM public.nicelogin_keys
+    UNION ALL
+    SELECT 'deactivated', concat_ws(' ', user_id::text, deactivated_at::text, deactivated_by) FROM public.nicelogin_deactivated_users
+    UNION ALL
+    SELECT 'revoked', concat_ws(' ', kind, value, expires_at::text, revoked_at::text, revoked_by) FROM public.nicelogin_revocations
+$$;
+RESET check_function_bodies;
+SELECT set_config('upgrade.jwks', :'jwks', false) IS NOT NULL AS ok;
 SELECT format($f$CREATE EXTENSION nicelogin VERSION %L;
+                SELECT nicelogin_set_jwks(current_setting('upgrade.jwks')::jsonb);
+                INSERT INTO nicelogin_deactivated_users (user_id) VALUES ('22222222-2222-4222-8222-222222222222');
+                SELECT nicelogin_revoke_jti('jti-bob-1', '2100-01-01');
+                SELECT nicelogin_revoke_sid('sid-bob-1');
+                INSERT INTO upgrade_check.data SELECT %L || ' before', * FROM upgrade_check.rows();
                 ALTER EXTENSION nicelogin UPDATE;
+                INSERT INTO upgrade_check.data SELECT %L || ' after', * FROM upgrade_check.rows();
                 INSERT INTO upgrade_check.upgraded SELECT %L, * FROM upgrade_check.describe();
-                DROP EXTENSION nicelogin;$f$, version, version)
+                DROP EXTENSION nicelogin;$f$, version, version, version, version)
   FROM pg_available_extension_versions
  WHERE name = 'nicelogin' AND version <> (SELECT default_version FROM pg_available_extensions WHERE name = 'nicelogin')
 \gexec
@@ -91,5 +112,17 @@ SELECT v.from_version, d.* FROM (SELECT DISTINCT from_version FROM upgrade_check
             EXCEPT SELECT 'only upgraded', * FROM upgrade_check.fresh)) d
  ORDER BY 1, 3, 4, 2;
 SELECT count(DISTINCT from_version) AS versions_checked FROM upgrade_check.upgraded;
+-- the stored keys, deactivations and revocations survive the upgrade unchanged
+SELECT split_part(from_version, ' ', 1) AS from_version, what, count(*) AS rows,
+       count(DISTINCT value) FILTER (WHERE from_version LIKE '% before') AS before,
+       count(DISTINCT value) FILTER (WHERE from_version LIKE '% after') AS after
+  FROM upgrade_check.data GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT split_part(b.from_version, ' ', 1) AS from_version, count(*) AS changed_rows
+  FROM (SELECT * FROM upgrade_check.data WHERE from_version LIKE '% before') b
+  FULL JOIN (SELECT * FROM upgrade_check.data WHERE from_version LIKE '% after') a
+    ON split_part(a.from_version, ' ', 1) = split_part(b.from_version, ' ', 1)
+   AND a.what = b.what AND a.value = b.value
+ WHERE a.value IS NULL OR b.value IS NULL
+ GROUP BY 1;
 \c :regress_db
 DROP DATABASE regress_nl_upgrade;
