@@ -287,7 +287,8 @@ nl_start_api_server() {
 	local script=$dir/test/nicelogin_server.py jwks=$dir/test/fixtures/jwks.json
 	[ -f "$script" ] || nl_die "no stand-in server at $script"
 	[ -f "$jwks" ] || nl_die "no fixture JWKS at $jwks (run test/gen_fixtures.py?)"
-	NL_API_PIDFILE=/tmp/nicelogin-api-server.$port.pid
+	# per network namespace too: runs in separate namespaces (unshare -n) may use the same port
+	NL_API_PIDFILE=/tmp/nicelogin-api-server.$(stat -L -c %i /proc/self/ns/net 2>/dev/null || echo 0).$port.pid
 	_nl_kill_stale_api "$port"
 	if (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 		ss -ltnp "sport = :$port" 2>/dev/null >&2 || true
