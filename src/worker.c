@@ -308,6 +308,7 @@ nl_worker_main(Datum arg)
 	on_shmem_exit(worker_exit, (Datum) 0);
 
 	ereport(LOG, (errmsg("nicelogin jwks refresh worker started for database \"%s\"", nl_database)));
+	nl_log_secret_problems();
 
 	for (;;)
 	{
