@@ -408,6 +408,12 @@ nl_require_api_key(void)
 static bool nl_api_secret_dropped = false;
 static bool nl_api_secret_dropped_logged = false;
 
+/*
+ * Set by the check hook when it dropped a value stored per role or per
+ * database, applied at session start.
+ */
+static bool nl_api_secret_stored = false;
+
 /* Where a copy of nicelogin.api_secret is stored in a catalog. */
 typedef struct NlStoredSecret
 {
@@ -455,11 +461,12 @@ nl_config_array_has_secret(Datum array, const char *value)
  * Every nicelogin.api_secret stored where any role can read it: settings of
  * roles and databases (pg_db_role_setting, shared by all databases) and SET
  * clauses of this database's functions (pg_proc.proconfig).  With value,
- * only the entries that hold it.  Catalog scans, no SQL: nothing here
- * depends on search_path.  Needs a transaction.
+ * only the entries that hold it; with this_session, only the role and
+ * database settings that apply to this session.  Catalog scans, no SQL:
+ * nothing here depends on search_path.  Needs a transaction.
  */
 static List *
-nl_stored_secrets(const char *value)
+nl_stored_secrets(const char *value, bool this_session)
 {
 	List	   *found = NIL;
 	Relation	rel;
@@ -477,6 +484,10 @@ nl_stored_secrets(const char *value)
 		char	   *role = NULL;
 		char	   *db = NULL;
 
+		if (this_session &&
+			!((form->setrole == InvalidOid || form->setrole == GetSessionUserId()) &&
+			  (form->setdatabase == InvalidOid || form->setdatabase == MyDatabaseId)))
+			continue;
 		d = heap_getattr(tup, Anum_pg_db_role_setting_setconfig,
 						 RelationGetDescr(rel), &isnull);
 		if (isnull || nl_config_array_has_secret(d, value) == 0)
@@ -523,6 +534,8 @@ nl_stored_secrets(const char *value)
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	if (this_session)
+		return found;
 
 	rel = table_open(ProcedureRelationId, AccessShareLock);
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
@@ -562,7 +575,7 @@ nl_stored_secrets(const char *value)
 static void
 nl_refuse_stored_secret(const char *value)
 {
-	List	   *found = nl_stored_secrets(value);
+	List	   *found = nl_stored_secrets(value, false);
 	NlStoredSecret *e;
 
 	if (found == NIL)
@@ -573,8 +586,10 @@ nl_refuse_stored_secret(const char *value)
 			 errmsg("nicelogin.api_secret is not used because a copy of it is stored in a catalog that every role can read"),
 			 list_length(found) == 1 ?
 			 errdetail("The value in use is stored in %s.", e->where) :
-			 errdetail("The value in use is stored in %s, and in %d other places.",
-					   e->where, list_length(found) - 1),
+			 errdetail_plural("The value in use is stored in %s, and in %d other place.",
+							  "The value in use is stored in %s, and in %d other places.",
+							  list_length(found) - 1,
+							  e->where, list_length(found) - 1),
 			 errhint("Have a superuser remove it (%s), rotate the secret at NiceLogin, and set the new one in postgresql.conf with nicelogin in shared_preload_libraries.",
 					 e->remove)));
 }
@@ -589,7 +604,7 @@ nl_refuse_stored_secret(const char *value)
 static int
 nl_report_secret_problems(int elevel)
 {
-	List	   *found = nl_stored_secrets(NULL);
+	List	   *found = nl_stored_secrets(NULL, false);
 	ListCell   *lc;
 	int			problems = list_length(found);
 
@@ -649,6 +664,20 @@ nl_require_api_secret(void)
 {
 	if (nl_api_secret == NULL || nl_api_secret[0] == '\0')
 	{
+		List	   *found = nl_api_secret_stored ? nl_stored_secrets(NULL, true) : NIL;
+
+		if (found != NIL)
+		{
+			NlStoredSecret *e = (NlStoredSecret *) linitial(found);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("nicelogin.api_secret is not set"),
+					 errdetail("A value stored in %s, which every role can read, replaced the secret in this session; nicelogin never uses such a value.",
+							   e->where),
+					 errhint("Have a superuser remove it (%s) and rotate the secret at NiceLogin.",
+							 e->remove)));
+		}
 		if (nl_api_secret_dropped)
 		{
 			if (!nl_api_secret_dropped_logged)
@@ -698,10 +727,11 @@ nl_api_url(const char *path)
  * read:
  *
  *	- values stored in catalogs: ALTER ROLE / ALTER DATABASE ... SET and
- *	  function SET clauses (validated with PGC_S_TEST), and such values when
- *	  they are applied at session start, are refused.  (Stored while the
- *	  library was not loaded, they are placeholders; nl_require_api_secret
- *	  refuses a secret of which such a copy exists.)
+ *	  function SET clauses (validated with PGC_S_TEST) are refused.  Such
+ *	  values stored while the library was not loaded (placeholders then)
+ *	  are replaced by an empty string when they are applied at session
+ *	  start, without a warning to every session; nl_require_api_secret
+ *	  refuses a secret of which a stored copy exists, and says where.
  *	- values from the server configuration (postgresql.conf, ALTER SYSTEM,
  *	  the command line) are replaced by an empty string, without a warning,
  *	  unless the library is in shared_preload_libraries: until a session
@@ -725,22 +755,34 @@ nl_api_secret_check_hook(char **newval, void **extra, GucSource source)
 
 	switch (source)
 	{
-		case PGC_S_GLOBAL:
-		case PGC_S_DATABASE:
-		case PGC_S_USER:
-		case PGC_S_DATABASE_USER:
 		case PGC_S_TEST:
+			/* ALTER ROLE / DATABASE ... SET, CREATE FUNCTION ... SET: refuse */
 			GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
 			GUC_check_errmsg("nicelogin.api_secret cannot be set per role, per database or per function");
 			GUC_check_errdetail("Such settings are stored in catalogs that other roles can read.");
 			GUC_check_errhint("Set nicelogin.api_secret in postgresql.conf, with nicelogin in shared_preload_libraries.");
 			return false;
+		case PGC_S_GLOBAL:
+		case PGC_S_DATABASE:
+		case PGC_S_USER:
+		case PGC_S_DATABASE_USER:
+			/*
+			 * A copy stored while the library was not loaded, applied at
+			 * session start: dropped without a warning to this session's
+			 * role; nl_require_api_secret says where it is stored.
+			 */
+			if (*newval != NULL && (*newval)[0] != '\0')
+			{
+				/* in place: the buffer is the setting's own malloc'd copy */
+				explicit_bzero(*newval, strlen(*newval));
+				nl_api_secret_stored = true;
+			}
+			return true;
 		case PGC_S_ENV_VAR:
 		case PGC_S_FILE:
 		case PGC_S_ARGV:
 			if (!preloaded && *newval != NULL && (*newval)[0] != '\0')
 			{
-				/* in place: the buffer is the setting's own malloc'd copy */
 				explicit_bzero(*newval, strlen(*newval));
 				nl_api_secret_dropped = true;
 			}
@@ -749,6 +791,7 @@ nl_api_secret_check_hook(char **newval, void **extra, GucSource source)
 			return true;
 		case PGC_S_DEFAULT:
 			nl_api_secret_dropped = false;
+			nl_api_secret_stored = false;
 			return true;
 		default:
 			return true;
@@ -1059,18 +1102,21 @@ nl_secret_split(const char *secret, NlSecret *out)
 		NlSecretChar *c = &out->chars[n++];
 		int			l = pg_mblen(p);
 		char	   *u;
+		int			ulen;
 
 		if (l < 1 || l > slen - (p - secret))
 			l = 1;
 		c->raw = p;
 		c->rawlen = l;
 		u = pg_server_to_any(p, l, PG_UTF8);
-		if (strlen(u) < sizeof(c->utf8) &&
-			pg_utf8_islegal((const unsigned char *) u, pg_utf_mblen((const unsigned char *) u)) &&
-			pg_utf_mblen((const unsigned char *) u) == (int) strlen(u))
+		/* the same pointer (not terminated) when no conversion is needed */
+		ulen = (u == p) ? l : (int) strlen(u);
+		if (ulen < (int) sizeof(c->utf8) &&
+			pg_utf_mblen((const unsigned char *) u) == ulen &&
+			pg_utf8_islegal((const unsigned char *) u, ulen))
 		{
-			c->u8len = strlen(u);
-			memcpy(c->utf8, u, c->u8len);
+			c->u8len = ulen;
+			memcpy(c->utf8, u, ulen);
 			c->cp = utf8_to_unicode((const unsigned char *) u);
 		}
 		else
@@ -1082,7 +1128,7 @@ nl_secret_split(const char *secret, NlSecret *out)
 		}
 		if (u != p)
 		{
-			explicit_bzero(u, strlen(u));
+			explicit_bzero(u, ulen);
 			pfree(u);
 		}
 		p += l;
@@ -1224,8 +1270,8 @@ nl_match_url_char(const char *t, int len, int pos, const NlSecretChar *c)
 
 /*
  * True when what follows a failed match can be the end of a truncated echo:
- * at most a cut escape sequence, then only ellipses, quotes, spaces or
- * closing brackets.
+ * at most a cut escape sequence, then nothing, or an ellipsis ("..." or
+ * U+2026) followed only by quotes, spaces or closing brackets.
  */
 static bool
 nl_tail_is_truncation(const char *t, int len)
@@ -1239,17 +1285,18 @@ nl_tail_is_truncation(const char *t, int len)
 				isxdigit((unsigned char) t[i])))
 			i++;
 	}
+	if (i == len)
+		return true;
+	if (len - i >= 3 && memcmp(t + i, "...", 3) == 0)
+		i += 3;
+	else if (len - i >= 3 && memcmp(t + i, "\xE2\x80\xA6", 3) == 0)
+		i += 3;
+	else
+		return false;
 	for (; i < len; i++)
 	{
-		if (strchr(". \"'}])", t[i]) != NULL)
-			continue;
-		/* U+2026 HORIZONTAL ELLIPSIS in UTF-8 */
-		if (len - i >= 3 && memcmp(t + i, "\xE2\x80\xA6", 3) == 0)
-		{
-			i += 2;
-			continue;
-		}
-		return false;
+		if (strchr(". \"'}])\\", t[i]) == NULL)
+			return false;
 	}
 	return true;
 }
