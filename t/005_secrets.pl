@@ -69,6 +69,10 @@ GRANT EXECUTE ON FUNCTION nicelogin_deactivate(uuid) TO app;
 is($plain->safe_psql('postgres', 'SHOW nicelogin.api_secret', extra_params => [ '-U', 'app' ]),
 	$secret, 'without preloading, a placeholder from the file is readable before the library loads');
 
+is( $plain->safe_psql('postgres', "SELECT count(*) FROM pg_settings WHERE name = 'nicelogin.api_secret'",
+		extra_params => [ '-U', 'app' ]),
+	'0', '... but left out of pg_settings');
+
 # Loading the library in an ordinary session: no warning.
 $ret = $plain->psql('postgres', "SELECT nicelogin_verify('x')",
 	stdout => \$out, stderr => \$err, extra_params => [ '-U', 'app' ]);
