@@ -424,10 +424,9 @@ typedef struct NlStoredSecret
 #define NL_SECRET_PREFIX		"nicelogin.api_secret="
 
 /*
- * The value of a nicelogin.api_secret entry among the name=value items of a
- * setconfig or proconfig array, one per entry, appended to *found as
- * NlStoredSecret with where/remove filled by the caller.  Returns the number
- * of entries that hold value (any value when value is NULL).
+ * The number of nicelogin.api_secret entries among the name=value items of
+ * a setconfig or proconfig array that hold value (any value when value is
+ * NULL).  The items are wiped after comparing.
  */
 static int
 nl_config_array_has_secret(Datum array, const char *value)
