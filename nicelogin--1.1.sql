@@ -309,4 +309,73 @@ COMMENT ON VIEW nicelogin_jwks_state IS
     'when the JWKS was last fetched and by whom, the last error, the next planned refresh, and the stored keys';
 REVOKE ALL ON nicelogin_jwks_state FROM PUBLIC;
 -- BEGIN secrets (stored-secret checks)
+-- Tell the superuser who installs or updates the extension about copies of
+-- nicelogin.api_secret that any role can read: settings of roles and
+-- databases (pg_db_role_setting, shared by all databases), SET clauses of
+-- this database's functions, and a secret in the server configuration that
+-- is ignored because nicelogin is not in shared_preload_libraries (until a
+-- session loads the library, any role can SHOW it).  Values are never shown.
+-- Every name and operator is qualified: nothing depends on search_path.
+DO $nl_secrets$
+DECLARE
+    r record;
+BEGIN
+    IF NOT COALESCE((SELECT a.rolsuper FROM pg_catalog.pg_roles a
+                      WHERE a.rolname OPERATOR(pg_catalog.=) session_user), false) THEN
+        RETURN;
+    END IF;
+    FOR r IN
+        SELECT CASE
+                 WHEN s.setrole OPERATOR(pg_catalog.<>) 0 AND s.setdatabase OPERATOR(pg_catalog.<>) 0 THEN
+                   pg_catalog.format('the setting of role "%s" in database "%s"',
+                                     rl.rolname, d.datname)
+                 WHEN s.setrole OPERATOR(pg_catalog.<>) 0 THEN
+                   pg_catalog.format('the setting of role "%s"', rl.rolname)
+                 WHEN s.setdatabase OPERATOR(pg_catalog.<>) 0 THEN
+                   pg_catalog.format('the setting of database "%s"', d.datname)
+                 ELSE 'the setting for all roles (ALTER ROLE ALL)'
+               END AS place,
+               CASE
+                 WHEN s.setrole OPERATOR(pg_catalog.<>) 0 AND s.setdatabase OPERATOR(pg_catalog.<>) 0 THEN
+                   pg_catalog.format('ALTER ROLE %I IN DATABASE %I RESET nicelogin.api_secret',
+                                     rl.rolname, d.datname)
+                 WHEN s.setrole OPERATOR(pg_catalog.<>) 0 THEN
+                   pg_catalog.format('ALTER ROLE %I RESET nicelogin.api_secret', rl.rolname)
+                 WHEN s.setdatabase OPERATOR(pg_catalog.<>) 0 THEN
+                   pg_catalog.format('ALTER DATABASE %I RESET nicelogin.api_secret', d.datname)
+                 ELSE 'ALTER ROLE ALL RESET nicelogin.api_secret'
+               END AS fix
+          FROM pg_catalog.pg_db_role_setting s
+          LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) s.setdatabase
+          LEFT JOIN pg_catalog.pg_roles rl ON rl.oid OPERATOR(pg_catalog.=) s.setrole
+         WHERE EXISTS (SELECT FROM pg_catalog.unnest(s.setconfig) AS c(item)
+                        WHERE pg_catalog.lower(c.item) OPERATOR(pg_catalog.~~) 'nicelogin.api\_secret=%')
+        UNION ALL
+        SELECT pg_catalog.format('the SET clause of %s %s in database "%s"',
+                                 CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END,
+                                 p.oid::pg_catalog.regprocedure, pg_catalog.current_database()),
+               pg_catalog.format('ALTER %s %s RESET nicelogin.api_secret',
+                                 CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+                                 p.oid::pg_catalog.regprocedure)
+          FROM pg_catalog.pg_proc p
+         WHERE EXISTS (SELECT FROM pg_catalog.unnest(p.proconfig) AS c(item)
+                        WHERE pg_catalog.lower(c.item) OPERATOR(pg_catalog.~~) 'nicelogin.api\_secret=%')
+    LOOP
+        RAISE WARNING 'nicelogin.api_secret is stored in a catalog that every role can read'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('A value is stored in %s; any role can read it there, and nicelogin never uses it.', r.place),
+                  HINT = pg_catalog.format('Remove it (%s) and rotate the secret at NiceLogin.', r.fix);
+    END LOOP;
+    IF EXISTS (SELECT FROM pg_catalog.pg_file_settings f
+                WHERE f.name OPERATOR(pg_catalog.=) 'nicelogin.api_secret' AND f.applied
+                  AND f.setting OPERATOR(pg_catalog.<>) '')
+       AND NOT pg_catalog.current_setting('shared_preload_libraries')
+               OPERATOR(pg_catalog.~) '(^|[,[:space:]"/])nicelogin("|[,[:space:]]|$)' THEN
+        RAISE WARNING 'nicelogin.api_secret from the server configuration is ignored because nicelogin is not in shared_preload_libraries'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Until a session loads the library, any role can read a value set in the server configuration.',
+                  HINT = 'Add nicelogin to shared_preload_libraries, restart the server, and rotate the secret at NiceLogin.';
+    END IF;
+END
+$nl_secrets$;
 -- END secrets

@@ -250,6 +250,77 @@ SET nicelogin.api_key = 'test-api-key';
 \! python3 test/nicelogin_ctl.py reset
 
 --
+-- Secrets echoed in every form.  The values hold quotes, backslashes, slashes, a
+-- space, '+', '%', a tab, é and 😀; the server repeats the request body in its error
+-- text as received (escape_json), as the bare values, as Python's json.dumps
+-- (ensure_ascii: \uxxxx, surrogate pairs) in lower and upper case, with "\/" for "/",
+-- JSON-escaped twice, form-encoded (%XX in upper and lower case, "+" for a space) and
+-- cut short ("...").  Every form is masked.
+--
+SET nicelogin.api_secret = E'S3cr"et/\\Tail é😀 +%x\t~';
+\! python3 test/nicelogin_ctl.py mode echo_error raw
+SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
+\! python3 test/nicelogin_ctl.py mode echo_error values
+SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
+\! python3 test/nicelogin_ctl.py mode echo_error ascii
+SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
+\! python3 test/nicelogin_ctl.py mode echo_error ascii_upper
+SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
+\! python3 test/nicelogin_ctl.py mode echo_error slash
+SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
+\! python3 test/nicelogin_ctl.py mode echo_error twice
+SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
+\! python3 test/nicelogin_ctl.py mode echo_error url
+SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
+\! python3 test/nicelogin_ctl.py mode echo_error url_lower
+SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
+\! python3 test/nicelogin_ctl.py mode echo_error truncated
+SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
+-- passwords and the reset token; the new password contains the current one (the
+-- longer is masked first)
+\! python3 test/nicelogin_ctl.py mode echo_error raw
+SELECT nicelogin_reset_password('alice@acme.example', E'Pa"ss\\wörd/😀',
+       E'Pa"ss\\wörd/😀 +new', E'tok/"\\é%2F');
+\! python3 test/nicelogin_ctl.py mode echo_error values
+SELECT nicelogin_reset_password('alice@acme.example', E'Pa"ss\\wörd/😀',
+       E'Pa"ss\\wörd/😀 +new', E'tok/"\\é%2F');
+\! python3 test/nicelogin_ctl.py mode echo_error ascii
+SELECT nicelogin_reset_password('alice@acme.example', E'Pa"ss\\wörd/😀',
+       E'Pa"ss\\wörd/😀 +new', E'tok/"\\é%2F');
+\! python3 test/nicelogin_ctl.py mode echo_error ascii_upper
+SELECT nicelogin_reset_password('alice@acme.example', E'Pa"ss\\wörd/😀',
+       E'Pa"ss\\wörd/😀 +new', E'tok/"\\é%2F');
+\! python3 test/nicelogin_ctl.py mode echo_error slash
+SELECT nicelogin_reset_password('alice@acme.example', E'Pa"ss\\wörd/😀',
+       E'Pa"ss\\wörd/😀 +new', E'tok/"\\é%2F');
+\! python3 test/nicelogin_ctl.py mode echo_error twice
+SELECT nicelogin_reset_password('alice@acme.example', E'Pa"ss\\wörd/😀',
+       E'Pa"ss\\wörd/😀 +new', E'tok/"\\é%2F');
+\! python3 test/nicelogin_ctl.py mode echo_error url
+SELECT nicelogin_reset_password('alice@acme.example', E'Pa"ss\\wörd/😀',
+       E'Pa"ss\\wörd/😀 +new', E'tok/"\\é%2F');
+\! python3 test/nicelogin_ctl.py mode echo_error url_lower
+SELECT nicelogin_reset_password('alice@acme.example', E'Pa"ss\\wörd/😀',
+       E'Pa"ss\\wörd/😀 +new', E'tok/"\\é%2F');
+\! python3 test/nicelogin_ctl.py mode echo_error truncated
+SELECT nicelogin_reset_password('alice@acme.example', E'Pa"ss\\wörd/😀',
+       E'Pa"ss\\wörd/😀 +new', E'tok/"\\é%2F');
+-- change_password: the first step fails, so no password is sent at all
+\! python3 test/nicelogin_ctl.py mode echo_error ascii
+SELECT nicelogin_change_password('alice@acme.example', E'Pa"ss\\wörd/😀', E'Pa"ss\\wörd/😀 +new');
+-- long secrets around the clip at 500 bytes: masked before the text is clipped
+\! python3 test/nicelogin_ctl.py mode echo_error raw
+SELECT nicelogin_reset_password('alice@acme.example', repeat(E'a"\\', 120),
+       repeat('é', 150), repeat('t', 600));
+-- a secret that straddles the clip (a long email first): masked, then clipped
+SELECT nicelogin_reset_password(repeat('e', 440) || '@acme.example', repeat(E'a"\\', 120),
+       repeat('é', 150), repeat('t', 600));
+\! python3 test/nicelogin_ctl.py mode normal
+-- nothing was recorded by the failed calls
+SELECT count(*) FROM nicelogin_deactivated_users;
+SET nicelogin.api_secret = 'test-api-secret';
+
+--
 -- nicelogin.api_secret stays with superusers
 --
 SHOW nicelogin.api_secret;

@@ -70,7 +70,8 @@ static bool nl_host_is_loopback(const char *host);
 static void nl_http_setup(const char *method, const char *body,
 						  CURLU *cu, struct curl_slist *headers);
 static CURLcode nl_http_perform(const char *display);
-static void nl_http_report(CURLcode rc, const char *display) pg_attribute_noreturn();
+static void nl_http_report(CURLcode rc, const char *display, CURLU *cu) pg_attribute_noreturn();
+static char *nl_http_mask_credentials(char *reason, CURLU *cu);
 static size_t nl_http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static int	nl_http_progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 								curl_off_t ultotal, curl_off_t ulnow);
@@ -128,7 +129,7 @@ nl_http_request(const char *method, const char *url, const char *body,
 
 		rc = nl_http_perform(display);
 		if (rc != CURLE_OK)
-			nl_http_report(rc, display);
+			nl_http_report(rc, display, cu);
 
 		rc = curl_easy_getinfo(nl_curl, CURLINFO_RESPONSE_CODE, &status);
 		if (rc != CURLE_OK || status < 100 || status > 599)
@@ -511,11 +512,57 @@ nl_http_perform(const char *display)
 }
 
 /*
+ * reason with the URL's user name and password (as written and decoded)
+ * replaced by "********": curl's words about a failed transfer should not
+ * carry them, but we do not rely on it.
+ */
+static char *
+nl_http_mask_credentials(char *reason, CURLU *cu)
+{
+	static const CURLUPart parts[] = {CURLUPART_USER, CURLUPART_PASSWORD};
+
+	for (int i = 0; i < (int) lengthof(parts); i++)
+	{
+		for (int decode = 0; decode <= 1; decode++)
+		{
+			char	   *part;
+			char	   *cred;
+			char	   *hit;
+
+			if (curl_url_get(cu, parts[i], &part, decode ? CURLU_URLDECODE : 0) != CURLUE_OK)
+				continue;
+			cred = nl_curl_strdup(part);
+			if (cred[0] != '\0')
+			{
+				size_t		from = 0;
+
+				/* search after each mask, which may itself contain cred */
+				while ((hit = strstr(reason + from, cred)) != NULL)
+				{
+					char	   *masked;
+
+					*hit = '\0';
+					masked = psprintf("%s********%s", reason, hit + strlen(cred));
+					from = strlen(reason) + 8;
+					explicit_bzero(hit + 1, strlen(hit + 1));
+					pfree(reason);
+					reason = masked;
+				}
+			}
+			explicit_bzero(cred, strlen(cred));
+			pfree(cred);
+		}
+	}
+	return reason;
+}
+
+/*
  * Raises the error for a transfer that failed, with curl's reason in the
- * detail.  Never mentions the request body.
+ * detail.  Never mentions the request body; credentials of the URL are
+ * masked in curl's reason.
  */
 static void
-nl_http_report(CURLcode rc, const char *display)
+nl_http_report(CURLcode rc, const char *display, CURLU *cu)
 {
 	const char *reason;
 	size_t		len;
@@ -549,7 +596,7 @@ nl_http_report(CURLcode rc, const char *display)
 	len = strlen(reason);
 	while (len > 0 && (reason[len - 1] == '\n' || reason[len - 1] == '.'))
 		len--;
-	reason = pnstrdup(reason, len);
+	reason = nl_http_mask_credentials(pnstrdup(reason, len), cu);
 
 	switch (rc)
 	{

@@ -286,4 +286,7 @@ extern void nl_worker_request_refresh(void);
 /* Outcome of a refresh, for nicelogin_jwks_status(). */
 extern void nl_worker_record(bool ok, const char *by, int keys, const char *error);
 
+/* api.c: tells the server log about stored or ignored copies of the API secret */
+extern void nl_log_secret_problems(void);
+
 #endif							/* NICELOGIN_H */

@@ -369,6 +369,7 @@ nl_worker_main(Datum arg)
 							 nl_database, nl_worker_role)));
 	else
 		ereport(LOG, (errmsg("nicelogin jwks refresh worker started for database \"%s\"", nl_database)));
+	nl_log_secret_problems();
 
 	for (;;)
 	{

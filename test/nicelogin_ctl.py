@@ -2,7 +2,7 @@
 """Command-line client for the control endpoints of test/nicelogin_server.py.
 
     python3 test/nicelogin_ctl.py reset
-    python3 test/nicelogin_ctl.py mode MODE [DELAY_MS]
+    python3 test/nicelogin_ctl.py mode MODE [DELAY_MS] [FORM]
     python3 test/nicelogin_ctl.py jwks FILE|JSON
     python3 test/nicelogin_ctl.py requests [--b64]
     python3 test/nicelogin_ctl.py users [--b64]
@@ -58,9 +58,16 @@ def main(argv):
     args = [a for a in args if a != "--b64"]
     if cmd == "reset" and not args:
         call("POST", "/_control/reset", {})
-    elif cmd == "mode" and 1 <= len(args) <= 2:
-        call("POST", "/_control/mode",
-             {"mode": args[0], "delay_ms": int(args[1]) if len(args) > 1 else 0})
+    elif cmd == "mode" and 1 <= len(args) <= 3:
+        # FORM (for echo_error) may come without DELAY_MS
+        rest = args[1:]
+        delay = int(rest.pop(0)) if rest and rest[0].isdigit() else 0
+        body = {"mode": args[0], "delay_ms": delay}
+        if rest:
+            body["form"] = rest.pop(0)
+        if rest:
+            sys.exit(__doc__)
+        call("POST", "/_control/mode", body)
     elif cmd == "jwks" and len(args) == 1:
         if args[0].lstrip().startswith("{"):
             call("POST", "/_control/jwks", args[0].encode())

@@ -26,7 +26,7 @@ when it does not exist).
 
 Control endpoints (never recorded, never affected by the mode):
 
-    POST /_control/mode      {"mode": M, "delay_ms": N}   how API requests are answered:
+    POST /_control/mode      {"mode": M, "delay_ms": N, "form": F}   how API requests are answered:
                              normal; slow (sleep delay_ms, then answer normally); error500
                              (500 {"error": "internal server error"}); empty500 (500, empty
                              body); garbage (200, a body that is not JSON); hang (answer
@@ -57,7 +57,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote_plus, unquote, urlencode, urlsplit
 
 API_KEY = "test-api-key"
 API_SECRET = "test-api-secret"
@@ -73,6 +73,9 @@ INITIAL_USERS = [
 
 MODES = ("normal", "slow", "error500", "empty500", "garbage", "hang", "toggle_ignored",
          "echo_error", "huge")
+ECHO_FORMS = ("raw", "ascii", "ascii_upper", "slash", "twice", "values", "url", "url_lower",
+              "truncated")
+SECRET_FIELDS = ("api_secret", "current_password", "new_password", "reset_token")
 MAX_BODY = 1024 * 1024
 HANG_SECONDS = 60
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -109,6 +112,7 @@ class State:
             self.tokens = {}
             self.mode = "normal"
             self.delay_ms = 0
+            self.form = "raw"
             self.requests = collections.deque(maxlen=50)
             self.jwks = self._load_jwks()
             self.cond.notify_all()
@@ -124,6 +128,41 @@ class State:
             if u["id"] == user_id:
                 return u
         return None
+
+
+def echo_text(body, form):
+    """The request body as a careless server repeats it in an error text."""
+    text = body.decode("utf-8", "replace")
+    if form == "raw":
+        return text
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    if form == "ascii":
+        return json.dumps(data)
+    if form == "ascii_upper":
+        return re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), json.dumps(data))
+    if form == "slash":
+        return json.dumps(data).replace("/", "\\/")
+    if form == "twice":
+        return json.dumps(json.dumps(data))
+    strings = [(k, v) for k, v in data.items() if isinstance(v, str)]
+    if form == "values":
+        return " ".join(v for _, v in strings)
+    if form == "url":
+        return urlencode(strings, quote_via=quote_plus)
+    if form == "url_lower":
+        return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(),
+                      urlencode(strings, quote_via=quote_plus))
+    if form == "truncated":
+        for k, v in strings:
+            if k in SECRET_FIELDS:
+                return "%s: %s..." % (k, v[:max(3, len(v) * 2 // 3)])
+        return text
+    return text
 
 
 def require_str(data, name):
@@ -227,9 +266,13 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(400, "mode must be one of %s" % ", ".join(MODES))
             if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
                 raise ApiError(400, "delay_ms must be a non-negative integer")
+            form = data.get("form", "raw")
+            if form not in ECHO_FORMS:
+                raise ApiError(400, "form must be one of %s" % ", ".join(ECHO_FORMS))
             with st.cond:
                 st.mode = mode
                 st.delay_ms = delay
+                st.form = form
                 st.cond.notify_all()
             return self.send(200, {"mode": mode, "delay_ms": delay})
         if path == "/_control/jwks" and self.command == "POST":
@@ -282,7 +325,7 @@ class Handler(BaseHTTPRequestHandler):
         self.record(path, body)
 
         with st.cond:
-            mode, delay = st.mode, st.delay_ms
+            mode, delay, form = st.mode, st.delay_ms, st.form
         if mode == "hang":
             deadline = time.monotonic() + HANG_SECONDS
             with st.cond:
@@ -299,7 +342,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, raw=b"<html><body>this is not JSON</body></html>",
                              content_type="text/html")
         elif mode == "echo_error":
-            return self.send(400, {"error": "cannot accept " + body.decode("utf-8", "replace")})
+            return self.send(400, {"error": "cannot accept " + echo_text(body, form)})
         elif mode == "huge":
             # No Content-Length: the client sees the size only while reading.
             self.send_response(200)
