@@ -15,6 +15,7 @@ OBJS = \
 	src/revocation.o \
 	src/http.o \
 	src/api.o \
+	src/secret.o \
 	src/worker.o
 # every install and upgrade script: nicelogin--1.0.sql, nicelogin--1.1.sql, nicelogin--1.0--1.1.sql ...
 DATA         = $(wildcard $(EXTENSION)--*.sql)

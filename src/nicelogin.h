@@ -286,7 +286,16 @@ extern void nl_worker_request_refresh(void);
 /* Outcome of a refresh, for nicelogin_jwks_status(). */
 extern void nl_worker_record(bool ok, const char *by, int keys, const char *error);
 
-/* api.c: tells the server log about stored or ignored copies of the API secret */
+/* ---------- secret.c ---------- */
+/* Tells the server log about stored or ignored copies of the API secret (the worker, at start). */
 extern void nl_log_secret_problems(void);
+/*
+ * The API secret, or an ERROR saying why there is none usable (not set,
+ * dropped because nicelogin is not preloaded, or equal to a copy stored in a
+ * catalog); never shows the value.
+ */
+extern const char *nl_require_api_secret(void);
+/* text with every form of every secret replaced by a mask; text is wiped. */
+extern char *nl_mask_secrets(char *text, const char *const *secrets, int nsecrets);
 
 #endif							/* NICELOGIN_H */
