@@ -5,6 +5,7 @@
 #     source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #
 # What it gives:
+#   nl_use_major MAJOR          test against PostgreSQL MAJOR (default: the host's, 15)
 #   nl_install_deps             apt-get install what building and testing need (skipped when present)
 #   nl_stage_tree               copy the repo, without build products, to a new /tmp/nicelogin.XXXXXX
 #                               (pg_regress writes results/ into it); sets NL_STAGE
@@ -28,16 +29,24 @@ fi
 NL_LIB_LOADED=1
 
 NL_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-NL_PG_MAJOR=15
-NL_PGBIN=${NL_PGBIN:-/usr/lib/postgresql/$NL_PG_MAJOR/bin}
+# The host's PostgreSQL (Debian 12 carries 15); other majors run in chroots (test/chroot.sh).
+NL_HOST_MAJOR=15
+_NL_PGBIN_ENV=${NL_PGBIN:-}
 NL_PG_USER=${NL_PG_USER:-postgres}
 export DEBIAN_FRONTEND=noninteractive
 
-# Packages a fresh Debian 12 machine needs for building, testing and the demo.
-NL_DEPS=(
-	postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libssl-dev pkg-config
-	libipc-run-perl make gcc python3 valgrind
-)
+# nl_use_major MAJOR: test against PostgreSQL MAJOR.  Sets NL_PG_MAJOR, NL_PGBIN (NL_PGBIN from
+# the environment, as /work/tools/isolate.sh sets it, wins) and NL_DEPS, the packages a fresh
+# Debian machine needs for building, testing and the demo.
+nl_use_major() {
+	NL_PG_MAJOR=$1
+	NL_PGBIN=${_NL_PGBIN_ENV:-/usr/lib/postgresql/$NL_PG_MAJOR/bin}
+	NL_DEPS=(
+		"postgresql-$NL_PG_MAJOR" "postgresql-server-dev-$NL_PG_MAJOR" libcurl4-openssl-dev libssl-dev
+		pkg-config libipc-run-perl make gcc python3 valgrind
+	)
+}
+nl_use_major "$NL_HOST_MAJOR"
 
 nl_log() { printf '%s\n' "$*" >&2; }
 nl_die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
@@ -152,7 +161,7 @@ nl_build_install() {
 	local dir=${1:-$NL_REPO} log=${2:-}
 	[ -n "$log" ] || log=$(mktemp /tmp/nicelogin-build.XXXXXX.log)
 	nl_log "building in $dir (log: $log)"
-	if ! make -C "$dir" -j2 PG_CONFIG=pg_config >"$log" 2>&1; then
+	if ! make -C "$dir" -j2 PG_CONFIG="$NL_PGBIN/pg_config" >"$log" 2>&1; then
 		grep -E -A3 'error:|Error [0-9]' "$log" | head -n 60 >&2 || true
 		nl_log "build failed (full log: $log)"
 		return 1
@@ -163,12 +172,12 @@ nl_build_install() {
 		nl_log "the compiler printed warnings (above)"
 		warned=1
 	fi
-	if ! make -C "$dir" install PG_CONFIG=pg_config >>"$log" 2>&1; then
+	if ! make -C "$dir" install PG_CONFIG="$NL_PGBIN/pg_config" >>"$log" 2>&1; then
 		tail -n 20 "$log" >&2
 		nl_log "make install failed (full log: $log)"
 		return 1
 	fi
-	nl_log "built and installed into $(pg_config --pkglibdir)"
+	nl_log "built and installed into $("$NL_PGBIN/pg_config" --pkglibdir)"
 	[ "$warned" = 0 ] || return 2
 }
 

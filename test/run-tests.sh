@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test/run-tests.sh -- the test command: build warning-free, install, run every test suite.
 #
-#   bash test/run-tests.sh              all suites
+#   bash test/run-tests.sh              all suites on PostgreSQL 15 (host), 17 and 18 (chroots)
+#   bash test/run-tests.sh --pg 17      one major only (or a list: --pg 15,18)
 #   bash test/run-tests.sh --valgrind   the pg_regress suite with the postmaster under valgrind
 #   bash test/run-tests.sh --keep       keep the staged tree (logs, results/) even when all pass
 #   bash test/run-tests.sh --only 'regress:setup,limits tap:004_privilege script:none'
@@ -10,7 +11,11 @@
 #                                       named runs nothing; 'none' runs nothing of that suite
 #
 # Run as root (it installs packages and the extension; PostgreSQL itself runs as postgres), from
-# any folder.  Steps:
+# any folder.  With several majors it runs itself once per major, in order: 15 on the host, each
+# other one through test/chroot.sh (a Debian chroot with that major's packages, built and cached
+# on first use; a chroot that cannot be built counts as a failure), passing the dump made on 15
+# (test/scripts/dump_across_majors.sh) on to the later majors; it prints each major's summary and
+# time, then the total.  For one major, steps:
 #   1. apt-get install the build and test dependencies (skipped when all are installed);
 #   2. copy the repo to /tmp/nicelogin.XXXXXX (owned by postgres; pg_regress writes there),
 #      build it with `make -j2` (any compiler warning fails the run) and `make install`;
@@ -22,8 +27,9 @@
 #      PGUSER, PGDATABASE, NICELOGIN_VECTORS, NICELOGIN_API_URL, NL_STAGE exported and the
 #      stand-in server reset before each (see test/scripts/README.md).
 # It prints the diffs of failed tests and ends with one line: "N passed, M failed" (each
-# pg_regress test, isolation test, TAP file and script counts as one; a failed build or a
-# compiler warning counts as one failure).  Exit status 0 only when nothing failed.
+# pg_regress test, isolation test, TAP file and script counts as one, per major, named
+# pgMAJOR/suite/test; a failed build or a compiler warning counts as one failure).  Exit status 0
+# only when nothing failed.
 #
 # Environment: NICELOGIN_VECTORS (folder of the Wycheproof JSON files; default
 # <repo>/../shared/vectors/wycheproof, then /work/shared/vectors/wycheproof), NL_PGPORT (5499),
@@ -33,15 +39,21 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+# The majors CI tests, in the order they run (15 first: later majors restore its dump).
+NL_CI_MAJORS="15 17 18"
 
 MODE=all
 ONLY=
+MAJORS=$NL_CI_MAJORS
+PASS_ARGS=()
 while [ $# -gt 0 ]; do
 	case $1 in
-	--valgrind) MODE=valgrind ;;
-	--keep) NL_KEEP_STAGE=1 ;;
-	--only) [ $# -ge 2 ] || nl_die "--only needs a list"; ONLY=$2; shift ;;
+	--valgrind) MODE=valgrind; PASS_ARGS+=("$1") ;;
+	--keep) NL_KEEP_STAGE=1; PASS_ARGS+=("$1") ;;
+	--only) [ $# -ge 2 ] || nl_die "--only needs a list"; ONLY=$2; PASS_ARGS+=("$1" "$2"); shift ;;
+	--pg) [ $# -ge 2 ] || nl_die "--pg needs a major (15, 17, 18) or a list"; MAJORS=${2//,/ }; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; nl_die "unknown option: $1" ;;
 	esac
@@ -70,6 +82,16 @@ only_has() {
 	return 1
 }
 
+# shellcheck disable=SC2206  # words
+MAJORS=($MAJORS)
+for m in "${MAJORS[@]}"; do
+	case $m in
+	15 | 17 | 18) ;;
+	16) nl_die "PostgreSQL 16 has no Debian package, so it cannot be tested here (see the README's Tests section)" ;;
+	*) nl_die "--pg: unknown major '$m' (15, 17, 18)" ;;
+	esac
+done
+
 PGPORT_TEST=${NL_PGPORT:-5499}
 API_PORT=${NL_API_PORT:-18089}
 SCRIPT_TIMEOUT=${NL_SCRIPT_TIMEOUT:-900}
@@ -77,8 +99,10 @@ SCRIPT_TIMEOUT=${NL_SCRIPT_TIMEOUT:-900}
 PASSED=0
 FAILED=0
 FAILED_NAMES=()
-pass() { PASSED=$((PASSED + 1)); printf 'PASS  %s\n' "$1"; }
-fail() { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); printf 'FAIL  %s\n' "$1"; }
+# test names carry the major: pg17/regress/setup
+NAME_PREFIX=
+pass() { PASSED=$((PASSED + 1)); printf 'PASS  %s\n' "$NAME_PREFIX$1"; }
+fail() { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$NAME_PREFIX$1"); printf 'FAIL  %s\n' "$NAME_PREFIX$1"; }
 
 # Print the summary after everything is stopped, so it is the last line, and exit.
 FINISHED=0
@@ -120,7 +144,7 @@ show_file() {
 make_var() {
 	# shellcheck disable=SC2016  # $(VAR) is for make
 	printf 'nl-print-var:\n\t@echo $(%s)\n' "$1" |
-		make -s --no-print-directory -C "$NL_STAGE" -f Makefile -f - nl-print-var PG_CONFIG=pg_config
+		make -s --no-print-directory -C "$NL_STAGE" -f Makefile -f - nl-print-var PG_CONFIG="$NL_PGBIN/pg_config"
 }
 
 # Count the result lines of a pg_regress / pg_isolation_regress log; every test named in the
@@ -131,18 +155,27 @@ make_var() {
 #   test claims                       ... FAILED (test process exited with exit code 2)  5 ms
 #   test keys                         ... failed (ignored)   8 ms
 #   test wycheproof                   ... diff: .../expected/wycheproof.out: No such file or directory
-# (tests of a parallel schedule group start with spaces instead of "test").
+# (tests of a parallel schedule group start with spaces instead of "test"); 16 and later print TAP
+#   ok 1         - setup                                      12 ms
+#   not ok 2     - verify                                     10 ms
+# ("+" instead of "-" in a parallel group; diagnostics on lines starting with "# ").
 count_pg_regress() {
 	local suite=$1 log=$2 rc=$3 expected=$4 line name status nfail=0 seen=" "
+	local tap_re='^(not )?ok +[0-9]+ +[-+] +([^ ]+)'
 	while IFS= read -r line; do
-		name=$(sed -E 's/^(test +| +)([^ ]+) +\.\.\. .*/\2/' <<<"$line")
-		status=$(sed -E 's/^[^.]* \.\.\. +//' <<<"$line")
+		if [[ $line =~ $tap_re ]]; then
+			name=${BASH_REMATCH[2]}
+			if [ -z "${BASH_REMATCH[1]}" ]; then status=ok; else status=FAILED; fi
+		else
+			name=$(sed -E 's/^(test +| +)([^ ]+) +\.\.\. .*/\2/' <<<"$line")
+			status=$(sed -E 's/^[^.]* \.\.\. +//' <<<"$line")
+		fi
 		seen+="$name "
 		case $status in
 		ok* | "failed (ignored)"*) pass "$suite/$name" ;;
 		*) fail "$suite/$name"; nfail=$((nfail + 1)) ;;
 		esac
-	done < <(grep -E '^test +[^ ]+ +\.\.\. |^ +[^ ]+ +\.\.\. +(ok|FAILED|failed)' "$log" || true)
+	done < <(grep -E '^test +[^ ]+ +\.\.\. |^ +[^ ]+ +\.\.\. +(ok|FAILED|failed)|^(not )?ok +[0-9]+ +[-+] ' "$log" || true)
 	for name in $expected; do
 		case $seen in
 		*" $name "*) ;;
@@ -161,14 +194,64 @@ installcheck() {
 	local log=$1
 	shift
 	local rc=0
-	nl_as_pg make -C "$NL_STAGE" installcheck PG_CONFIG=pg_config "$@" 2>&1 | tee "$log" || rc=$?
+	nl_as_pg make -C "$NL_STAGE" installcheck PG_CONFIG="$NL_PGBIN/pg_config" "$@" 2>&1 | tee "$log" || rc=$?
 	return "$rc"
 }
 
-# ------------------------------------------------------------------ setup
+# ------------------------------------------------------------------ several majors
 
-nl_heading "dependencies"
+# Run the suites on each major of MAJORS in turn (the host's here, the others in their chroots),
+# add up their counts, print each major's summary and wall time, and finish.  The host's run
+# leaves a dump (test/scripts/dump_across_majors.sh) that the later majors restore.
+run_majors() {
+	local m log rc line t0 imp dumpdir times=() names=()
+	dumpdir=$(mktemp -d /tmp/nicelogin-dump.XXXXXX)
+	chmod 755 "$dumpdir"
+	nl_on_exit "rm -rf '$dumpdir'"
+	for m in "${MAJORS[@]}"; do
+		nl_heading "PostgreSQL $m"
+		log=$(mktemp "/tmp/nicelogin-run-pg$m.XXXXXX.log")
+		nl_on_exit "rm -f '$log'"
+		t0=$SECONDS
+		rc=0
+		if [ "$m" = "$NL_HOST_MAJOR" ]; then
+			NL_DUMP_EXPORT=$dumpdir bash "${BASH_SOURCE[0]}" --pg "$m" "${PASS_ARGS[@]}" 2>&1 | tee "$log" || rc=$?
+		else
+			imp=
+			[ -f "$dumpdir/contents.txt" ] && imp=$dumpdir
+			NL_DUMP_IMPORT=$imp bash "$NL_REPO/test/chroot.sh" run "$m" "${PASS_ARGS[@]}" 2>&1 | tee "$log" || rc=$?
+		fi
+		line=$(tail -n 1 "$log")
+		if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+			PASSED=$((PASSED + BASH_REMATCH[1]))
+			FAILED=$((FAILED + BASH_REMATCH[2]))
+			mapfile -t names < <(sed -n 's/^FAIL  //p' "$log")
+			FAILED_NAMES+=("${names[@]}")
+			[ "$rc" -eq 0 ] || [ "${BASH_REMATCH[2]}" -gt 0 ] || fail "pg$m (exit status $rc)"
+		else
+			fail "pg$m: the run stopped without a summary (exit status $rc)"
+			line="stopped (exit status $rc)"
+		fi
+		times+=("$(printf 'PostgreSQL %s: %-24s %4d s' "$m" "$line" "$((SECONDS - t0))")")
+	done
+	nl_heading "majors"
+	printf '  %s\n' "${times[@]}"
+	finish
+}
+
+if [ ${#MAJORS[@]} -gt 1 ] || { [ "${MAJORS[0]}" != "$NL_HOST_MAJOR" ] && [ -z "${NL_IN_CHROOT:-}" ]; }; then
+	run_majors
+fi
+
+# ------------------------------------------------------------------ one major: setup
+
+nl_use_major "${MAJORS[0]}"
+NAME_PREFIX=pg$NL_PG_MAJOR/
+export PATH=$NL_PGBIN:$PATH
+
+nl_heading "dependencies (PostgreSQL $NL_PG_MAJOR${NL_IN_CHROOT:+, in the $NL_IN_CHROOT chroot})"
 nl_install_deps
+[ -x "$NL_PGBIN/postgres" ] || nl_die "no PostgreSQL $NL_PG_MAJOR in $NL_PGBIN"
 
 nl_heading "build"
 nl_stage_tree
