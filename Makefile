@@ -19,7 +19,7 @@ OBJS = \
 DATA         = $(wildcard $(EXTENSION)--*.sql)
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
-REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation
+REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation limits
 ISOLATION    = key_change deactivation_race
 TAP_TESTS    = 1
 
