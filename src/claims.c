@@ -457,8 +457,8 @@ nl_json_find_string(const char *buf, int len, const char *name)
  * clamp only keeps a rounding at the ends from casting a double that does
  * not fit in int64, which C leaves undefined.
  */
-static TimestampTz
-unix_to_timestamptz(double secs)
+TimestampTz
+nl_unix_to_timestamptz(double secs)
 {
 	double		usecs = (secs - ((double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY))
 		* USECS_PER_SEC;
@@ -504,10 +504,10 @@ nl_claims_check(const NlClaims *claims, TimestampTz now)
 		if (nl_require_exp)
 			return NL_MISSING_EXP;
 	}
-	else if (now >= time_add(unix_to_timestamptz(claims->exp), leeway))
+	else if (now >= time_add(nl_unix_to_timestamptz(claims->exp), leeway))
 		return NL_EXPIRED;
 
-	if (claims->has_nbf && time_add(now, leeway) < unix_to_timestamptz(claims->nbf))
+	if (claims->has_nbf && time_add(now, leeway) < nl_unix_to_timestamptz(claims->nbf))
 		return NL_NOT_YET_VALID;
 
 	if (nl_issuer != NULL && nl_issuer[0] != '\0')
@@ -538,7 +538,7 @@ nl_claims_check(const NlClaims *claims, TimestampTz now)
 TimestampTz
 nl_exp_deadline(const NlClaims *claims)
 {
-	return time_add(unix_to_timestamptz(claims->exp), leeway_usecs());
+	return time_add(nl_unix_to_timestamptz(claims->exp), leeway_usecs());
 }
 
 Jsonb *

@@ -230,6 +230,12 @@ extern bool nl_claims_parse(const char *buf, int len, NlClaims *claims);
 extern char *nl_json_find_string(const char *buf, int len, const char *name);
 /* Applies the claims rules (exp, nbf, iss, aud) at time now. */
 extern NlResult nl_claims_check(const NlClaims *claims, TimestampTz now);
+/*
+ * Seconds since 1970 as a timestamptz, clamped to [MIN_TIMESTAMP,
+ * END_TIMESTAMP] (END_TIMESTAMP itself is past the type's range: fine for
+ * comparisons, not for storing).
+ */
+extern TimestampTz nl_unix_to_timestamptz(double secs);
 /* exp + leeway, for a token with an exp claim */
 extern TimestampTz nl_exp_deadline(const NlClaims *claims);
 /* Builds a jsonb from a JSON text that passed nl_json_object_ok(). */
