@@ -14,8 +14,10 @@
 
 #include <math.h>
 
+#include "common/int.h"
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 
@@ -59,6 +61,9 @@ json_prescan(const char *buf, int len)
 	for (; i < len; i++)
 	{
 		char		c = buf[i];
+
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 
 		if (in_string)
 		{
@@ -180,6 +185,8 @@ walk_object_end(void *state)
 {
 	WalkState  *st = state;
 
+	/* a long token (up to nicelogin.max_token_length) is many elements */
+	CHECK_FOR_INTERRUPTS();
 	if (st->depth <= NL_MAX_JSON_DEPTH + 1)
 	{
 		if (!names_distinct(st->names[st->depth]))
@@ -214,6 +221,7 @@ walk_field_start(void *state, char *fname, bool isnull)
 {
 	WalkState  *st = state;
 
+	CHECK_FOR_INTERRUPTS();
 	if (st->depth <= NL_MAX_JSON_DEPTH + 1)
 		st->names[st->depth] = lappend(st->names[st->depth], fname);
 	if (st->depth == 1)
@@ -350,6 +358,7 @@ walk_scalar(void *state, char *token, JsonTokenType type)
 {
 	WalkState  *st = state;
 
+	CHECK_FOR_INTERRUPTS();
 	if (type == JSON_TOKEN_NUMBER && !number_ok(token))
 	{
 		st->bad = true;
@@ -442,28 +451,63 @@ nl_json_find_string(const char *buf, int len, const char *name)
 	return st.found;
 }
 
-/* seconds since 1970 -> TimestampTz; the caller checked the range */
-static TimestampTz
-unix_to_timestamptz(double secs)
+/*
+ * Seconds since 1970 -> TimestampTz.  The caller checked the range
+ * (NL_MIN_UNIX_TIME <= secs < NL_MAX_UNIX_TIME, that is timestamptz's); the
+ * clamp only keeps a rounding at the ends from casting a double that does
+ * not fit in int64, which C leaves undefined.
+ */
+TimestampTz
+nl_unix_to_timestamptz(double secs)
 {
-	return (TimestampTz) ((secs - ((double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY))
-						  * USECS_PER_SEC);
+	double		usecs = (secs - ((double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY))
+		* USECS_PER_SEC;
+
+	if (!(usecs < (double) END_TIMESTAMP))
+		return END_TIMESTAMP;
+	if (!(usecs > (double) MIN_TIMESTAMP))
+		return MIN_TIMESTAMP;
+	return (TimestampTz) usecs;
+}
+
+/*
+ * t + delta for times, saturating instead of wrapping: an overflow gives
+ * DT_NOEND / DT_NOBEGIN (PG_INT64_MAX / PG_INT64_MIN, timestamptz's
+ * 'infinity' and '-infinity'), which compare right with every finite time.
+ * So exp + leeway past the end of the range means "never expires", not a
+ * date in 4714 BC.
+ */
+static inline TimestampTz
+time_add(TimestampTz t, int64 delta)
+{
+	TimestampTz r;
+
+	if (pg_add_s64_overflow(t, delta, &r))
+		return delta > 0 ? DT_NOEND : DT_NOBEGIN;
+	return r;
+}
+
+/* nicelogin.leeway in microseconds: at most INT_MAX * 10^6, far below 2^63 */
+static inline int64
+leeway_usecs(void)
+{
+	return (int64) nl_leeway * USECS_PER_SEC;
 }
 
 NlResult
 nl_claims_check(const NlClaims *claims, TimestampTz now)
 {
-	int64		leeway = (int64) nl_leeway * USECS_PER_SEC;
+	int64		leeway = leeway_usecs();
 
 	if (!claims->has_exp)
 	{
 		if (nl_require_exp)
 			return NL_MISSING_EXP;
 	}
-	else if (now >= unix_to_timestamptz(claims->exp) + leeway)
+	else if (now >= time_add(nl_unix_to_timestamptz(claims->exp), leeway))
 		return NL_EXPIRED;
 
-	if (claims->has_nbf && now + leeway < unix_to_timestamptz(claims->nbf))
+	if (claims->has_nbf && time_add(now, leeway) < nl_unix_to_timestamptz(claims->nbf))
 		return NL_NOT_YET_VALID;
 
 	if (nl_issuer != NULL && nl_issuer[0] != '\0')
@@ -494,7 +538,7 @@ nl_claims_check(const NlClaims *claims, TimestampTz now)
 TimestampTz
 nl_exp_deadline(const NlClaims *claims)
 {
-	return unix_to_timestamptz(claims->exp) + (int64) nl_leeway * USECS_PER_SEC;
+	return time_add(nl_unix_to_timestamptz(claims->exp), leeway_usecs());
 }
 
 Jsonb *

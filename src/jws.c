@@ -18,6 +18,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rsa.h>
 
+#include "miscadmin.h"
+
 static const struct
 {
 	const char *name;
@@ -345,6 +347,7 @@ nl_jws_verify(const char *token, int len, const NlKeySet *keys, NlJws *out)
 	const unsigned char *input = (const unsigned char *) token;
 	size_t		input_len;
 	bool		tried = false;
+	int			ntried = 0;
 
 	memset(out, 0, sizeof(NlJws));
 	out->key_index = -1;
@@ -378,6 +381,9 @@ nl_jws_verify(const char *token, int len, const NlKeySet *keys, NlJws *out)
 	{
 		const NlKey *key = &keys->keys[i];
 
+		/* no OpenSSL object is held here: each check frees its own */
+		CHECK_FOR_INTERRUPTS();
+
 		if (hdr.has_kid)
 		{
 			if (key->kid == NULL || strcmp(key->kid, hdr.kid) != 0)
@@ -387,8 +393,11 @@ nl_jws_verify(const char *token, int len, const NlKeySet *keys, NlJws *out)
 		}
 		else if (!key_fits(key, alg))
 			continue;
+		else if (ntried >= NL_MAX_KIDLESS_TRIES)
+			break;				/* bounded work for a token without kid */
 
 		tried = true;
+		ntried++;
 		if (verify_with_key(key, alg, input, input_len, sig, sig_len))
 		{
 			out->payload = (char *) payload;

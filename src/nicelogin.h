@@ -108,6 +108,30 @@ typedef struct NlKey
 	NlAlg		verify_ctx_alg;
 } NlKey;
 
+/*
+ * Bounds on key sets, so that a key set from anyone (nicelogin_jws_verify is
+ * open to PUBLIC) costs bounded work to parse and to use.  Fixed, not
+ * settings: they guard the server, and no real key set comes near them.
+ *
+ * NL_MAX_KEYS: NiceLogin publishes a handful of keys (current, next,
+ * previous); 64 leaves room for sets merged by hand.  Checked on the array's
+ * size before any key is parsed.
+ */
+#define NL_MAX_KEYS 64
+/*
+ * Half OpenSSL's own bound (16384).  The one step no cancel can interrupt is
+ * OpenSSL's check of a key being stored (a Miller-Rabin round on n, a full
+ * exponentiation): about 0.1 s at 8192 bits, 0.8 s at 16384.
+ */
+#define NL_MAX_RSA_BITS 8192
+/*
+ * A verification is one exponentiation by e; 65537 (17 bits) is universal,
+ * and a huge e (n - 2) makes every check cost a private-key operation.
+ */
+#define NL_MAX_RSA_EXPONENT_BITS 32
+/* HMAC hashes a key longer than its block; HS512 needs 64 bytes */
+#define NL_MAX_HMAC_KEY_BYTES 1024
+
 typedef struct NlKeySet
 {
 	MemoryContext cxt;			/* holds the set; deleting it frees the keys */
@@ -141,6 +165,14 @@ typedef struct NlJws
 	int			key_index;		/* the key that verified */
 	bool		kid_not_stored; /* unknown_key because no key has this kid */
 } NlJws;
+
+/*
+ * A token without kid is tried against the compatible keys in set order, at
+ * most this many: bad_signature beyond.  NiceLogin's tokens carry a kid;
+ * a kid-less token rarely meets more than two candidates (the current and
+ * the next key), and each try may cost an RSA-8192 check.
+ */
+#define NL_MAX_KIDLESS_TRIES 4
 
 /*
  * Checks the header and signature of a compact JWS against a key set.
@@ -198,6 +230,12 @@ extern bool nl_claims_parse(const char *buf, int len, NlClaims *claims);
 extern char *nl_json_find_string(const char *buf, int len, const char *name);
 /* Applies the claims rules (exp, nbf, iss, aud) at time now. */
 extern NlResult nl_claims_check(const NlClaims *claims, TimestampTz now);
+/*
+ * Seconds since 1970 as a timestamptz, clamped to [MIN_TIMESTAMP,
+ * END_TIMESTAMP] (END_TIMESTAMP itself is past the type's range: fine for
+ * comparisons, not for storing).
+ */
+extern TimestampTz nl_unix_to_timestamptz(double secs);
 /* exp + leeway, for a token with an exp claim */
 extern TimestampTz nl_exp_deadline(const NlClaims *claims);
 /* Builds a jsonb from a JSON text that passed nl_json_object_ok(). */

@@ -68,13 +68,28 @@ bearer_token(const char *value)
 	return pnstrdup(p, end - p);
 }
 
-/* PostgREST's request.headers setting, or NULL when unset or empty. */
+/*
+ * Room for the headers other than the token's in request.headers; longer
+ * headers are ignored (no token), as any role can set that setting and it is
+ * compared on every row and parsed on every change.
+ */
+#define NL_MAX_OTHER_HEADERS_LEN (64 * 1024)
+
+/*
+ * PostgREST's request.headers setting, or NULL when unset, empty or longer
+ * than nicelogin.max_token_length plus NL_MAX_OTHER_HEADERS_LEN.
+ */
 static const char *
 request_headers(void)
 {
 	const char *h = GetConfigOption("request.headers", true, false);
+	size_t		max_len = (size_t) nl_max_token_length + NL_MAX_OTHER_HEADERS_LEN;
 
-	return (h && h[0] != '\0') ? h : NULL;
+	if (h == NULL || h[0] == '\0')
+		return NULL;
+	if (strnlen(h, max_len + 1) > max_len)
+		return NULL;
+	return h;
 }
 
 /*

@@ -13,8 +13,6 @@
  */
 #include "nicelogin.h"
 
-#include <math.h>
-
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
@@ -30,24 +28,19 @@ PG_FUNCTION_INFO_V1(nicelogin_revoke_token);
 #define NL_MAX_JTI_LEN 1024
 
 /*
- * Seconds since 1970 as a timestamptz, saturating to -infinity / +infinity
- * beyond the type's range (the claims parser already refused anything
- * beyond it, so this is defence in depth).
+ * The verified exp as a timestamptz to store: within the type's range (the
+ * claims parser refused anything beyond it), else +/-infinity.
  */
 static TimestampTz
-unix_seconds_to_timestamptz(double secs)
+exp_to_timestamptz(double secs)
 {
-	double		usecs;
+	TimestampTz t = nl_unix_to_timestamptz(secs);
 
-	if (isnan(secs))
-		return DT_NOBEGIN;
-	usecs = (secs - (double) ((POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY))
-		* USECS_PER_SEC;
-	if (usecs >= (double) END_TIMESTAMP)
+	if (t >= END_TIMESTAMP)
 		return DT_NOEND;
-	if (usecs < (double) MIN_TIMESTAMP)
+	if (t <= MIN_TIMESTAMP)
 		return DT_NOBEGIN;
-	return (TimestampTz) usecs;
+	return t;
 }
 
 /* A top-level member of the verified claims, or NULL. */
@@ -95,7 +88,7 @@ nicelogin_revoke_token(PG_FUNCTION_ARGS)
 		double		secs = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
 															  NumericGetDatum(exp->val.numeric)));
 
-		values[1] = TimestampTzGetDatum(unix_seconds_to_timestamptz(secs));
+		values[1] = TimestampTzGetDatum(exp_to_timestamptz(secs));
 	}
 	else
 	{

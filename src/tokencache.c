@@ -75,6 +75,7 @@ hit(TokenEntry *e, TimestampTz now)
 {
 	last_hit = e;
 	dlist_move_head(&lru, &e->lru);
+	/* a comparison only: exp_deadline saturates (nl_exp_deadline), nothing to wrap */
 	if (e->v.result == NL_VALID && e->v.has_exp && now >= e->v.exp_deadline)
 		return &expired_result;
 	return &e->v;

@@ -7,7 +7,6 @@ use warnings;
 
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
-use IPC::Run;
 use JSON::PP;
 use MIME::Base64 qw(encode_base64url);
 use PostgreSQL::Test::Cluster;
@@ -15,32 +14,15 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep sleep);
 
+use FindBin;
+use lib $FindBin::Bin;
+use NiceloginFixtures;
+
 my $root = abs_path(dirname(__FILE__) . '/..');
 my $tokens = decode_json(slurp_file("$root/test/fixtures/tokens.json"));
 my $jwks = decode_json(slurp_file("$root/test/fixtures/jwks.json"));
 
-# the stand-in server, on a port of its own
-my $api_port = PostgreSQL::Test::Cluster::get_free_port();
-my $api_url = "http://127.0.0.1:$api_port";
-my ($api_out, $api_err) = ('', '');
-my $api = IPC::Run::start(
-	[ 'python3', "$root/test/nicelogin_server.py", '--host', '127.0.0.1', '--port', $api_port ],
-	'>', \$api_out, '2>', \$api_err);
-my $deadline = time + 30;
-while ($api_out !~ /ready/ && time < $deadline)
-{
-	$api->pump_nb;
-	usleep(50_000);
-}
-like($api_out, qr/ready/, 'stand-in server is up');
-$ENV{NICELOGIN_API_URL} = $api_url;
-
-sub ctl
-{
-	my @args = @_;
-	system('python3', "$root/test/nicelogin_ctl.py", @args) == 0
-	  or die "nicelogin_ctl @args failed";
-}
+my ($api, $api_url) = start_api_server();
 
 sub jwks_requests
 {
@@ -52,7 +34,7 @@ sub jwks_requests
 my %without_ec = (keys => [ grep { $_->{kid} ne 'ec256' } @{ $jwks->{keys} } ]);
 my $reduced_file = "${PostgreSQL::Test::Utils::tmp_check}/jwks_reduced.json";
 PostgreSQL::Test::Utils::append_to_file($reduced_file, encode_json(\%without_ec));
-ctl('jwks', $reduced_file);
+api_ctl('jwks', $reduced_file);
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
@@ -72,22 +54,9 @@ is( $primary->safe_psql('postgres',
 
 $primary->safe_psql('postgres', 'CREATE EXTENSION nicelogin');
 
-# poll a query until it returns the wanted value; returns the seconds it took, or undef
-sub wait_for_value
-{
-	my ($node, $sql, $want, $timeout) = @_;
-	my $start = time;
-	while (time - $start < $timeout)
-	{
-		my $got = $node->safe_psql('postgres', $sql);
-		return time - $start if $got eq $want;
-		usleep(50_000);
-	}
-	return undef;
-}
 
 # The table is empty, so every kid is unknown: the first token asks for a refresh.
-my $took = wait_for_value($primary, "SELECT nicelogin_check('$tokens->{rs256}')", 'valid', 30);
+my $took = wait_for_value($primary, 'postgres', "SELECT nicelogin_check('$tokens->{rs256}')", 'valid', 30);
 ok(defined $took, 'an unknown kid makes the worker fetch the key set');
 is($primary->safe_psql('postgres', 'SELECT count(*) FROM nicelogin_keys'),
 	scalar(@{ $without_ec{keys} }), 'the fetched keys are stored');
@@ -99,12 +68,12 @@ is( $primary->safe_psql('postgres',
 # Key rotation: NiceLogin publishes a new key, a token names it.  (Wait out
 # the min interval of the last fetch, to time the worker, not the rate limit.)
 sleep 1.2;
-ctl('jwks', "$root/test/fixtures/jwks.json");
+api_ctl('jwks', "$root/test/fixtures/jwks.json");
 my $seen = $primary->safe_psql('postgres',
 	"SELECT clock_timestamp(), nicelogin_check('$tokens->{es256}')");
 like($seen, qr/\|unknown_key$/, 'a token signed with the new key is unknown at first');
 my $seen_at = (split /\|/, $seen)[0];
-my $rotation = wait_for_value($primary, "SELECT nicelogin_check('$tokens->{es256}')", 'valid', 30);
+my $rotation = wait_for_value($primary, 'postgres', "SELECT nicelogin_check('$tokens->{es256}')", 'valid', 30);
 ok(defined $rotation, 'the new kid becomes usable without anyone calling a function');
 my $stored_ms = $primary->safe_psql('postgres',
 	"SELECT round(1000 * extract(epoch FROM last_fetch_at - '$seen_at'::timestamptz)) FROM nicelogin_jwks_state");
@@ -129,9 +98,9 @@ cmp_ok($flood_fetches, '<=', int($elapsed) + 2,
 	"40 forged kids over ${\ sprintf('%.1f', $elapsed)} s cause at most one fetch per second ($flood_fetches)");
 
 # A failing API: the keys stay, the error is reported, tokens still verify.
-ctl('mode', 'error500');
+api_ctl('mode', 'error500');
 $primary->safe_psql('postgres', "SELECT nicelogin_check('" . encode_base64url('{"alg":"RS256","kid":"new"}') . ".e30.AAAA')");
-ok( defined wait_for_value($primary,
+ok( defined wait_for_value($primary, 'postgres',
 		"SELECT last_error IS NOT NULL AND last_error_at > last_fetch_at FROM nicelogin_jwks_state", 't', 30),
 	'a failed refresh is reported');
 is($primary->safe_psql('postgres', 'SELECT count(*) FROM nicelogin_keys'),
@@ -139,7 +108,7 @@ is($primary->safe_psql('postgres', 'SELECT count(*) FROM nicelogin_keys'),
 is($primary->safe_psql('postgres', "SELECT nicelogin_check('$tokens->{rs256}')"),
 	'valid', 'tokens still verify');
 like(slurp_file($primary->logfile), qr/nicelogin could not refresh the JWKS/, 'the failure is logged');
-ctl('mode', 'normal');
+api_ctl('mode', 'normal');
 
 # A manual refresh is reported too, with who did it.
 $primary->safe_psql('postgres', 'SELECT nicelogin_refresh_jwks()');
@@ -149,7 +118,7 @@ like($primary->safe_psql('postgres', 'SELECT last_fetch_by FROM nicelogin_jwks_s
 # The worker comes back after it dies.
 my $pid = $primary->safe_psql('postgres', 'SELECT worker_pid FROM nicelogin_jwks_state');
 $primary->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
-ok( defined wait_for_value($primary,
+ok( defined wait_for_value($primary, 'postgres',
 		"SELECT worker_pid IS NOT NULL AND worker_pid <> $pid FROM nicelogin_jwks_state", 't', 40),
 	'the worker restarts after being terminated');
 
@@ -161,7 +130,7 @@ $standby->start;
 $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', "SELECT nicelogin_check('$tokens->{es256}')"),
 	'valid', 'tokens verify on the standby');
-ok( defined wait_for_value($standby,
+ok( defined wait_for_value($standby, 'postgres',
 		"SELECT worker_pid IS NOT NULL AND next_refresh_at IS NULL AND refreshes = 0 FROM nicelogin_jwks_state", 't', 30),
 	'the worker on the standby is idle');
 $standby->safe_psql('postgres', "SELECT nicelogin_check('" . encode_base64url('{"alg":"RS256","kid":"standby"}') . ".e30.AAAA')");
@@ -171,7 +140,7 @@ is($standby->safe_psql('postgres', 'SELECT refreshes FROM nicelogin_jwks_state')
 
 # After promotion it takes over.
 $standby->promote;
-ok( defined wait_for_value($standby, 'SELECT refreshes > 0 FROM nicelogin_jwks_state', 't', 60),
+ok( defined wait_for_value($standby, 'postgres', 'SELECT refreshes > 0 FROM nicelogin_jwks_state', 't', 60),
 	'after promotion the worker refreshes');
 is($standby->safe_psql('postgres', "SELECT nicelogin_check('$tokens->{rs256}')"),
 	'valid', 'tokens verify on the promoted node');

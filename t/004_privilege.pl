@@ -10,7 +10,6 @@ use warnings;
 
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
-use IPC::Run;
 use JSON::PP;
 use MIME::Base64 qw(encode_base64url);
 use PostgreSQL::Test::Cluster;
@@ -18,32 +17,15 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep sleep);
 
+use FindBin;
+use lib $FindBin::Bin;
+use NiceloginFixtures;
+
 my $root = abs_path(dirname(__FILE__) . '/..');
 my $tokens = decode_json(slurp_file("$root/test/fixtures/tokens.json"));
 my $jwks = decode_json(slurp_file("$root/test/fixtures/jwks.json"));
 
-# the stand-in server, on a port of its own
-my $api_port = PostgreSQL::Test::Cluster::get_free_port();
-my $api_url = "http://127.0.0.1:$api_port";
-my ($api_out, $api_err) = ('', '');
-my $api = IPC::Run::start(
-	[ 'python3', "$root/test/nicelogin_server.py", '--host', '127.0.0.1', '--port', $api_port ],
-	'>', \$api_out, '2>', \$api_err);
-my $deadline = time + 30;
-while ($api_out !~ /ready/ && time < $deadline)
-{
-	$api->pump_nb;
-	usleep(50_000);
-}
-like($api_out, qr/ready/, 'stand-in server is up');
-$ENV{NICELOGIN_API_URL} = $api_url;
-
-sub ctl
-{
-	my @args = @_;
-	system('python3', "$root/test/nicelogin_ctl.py", @args) == 0
-	  or die "nicelogin_ctl @args failed";
-}
+my ($api, $api_url) = start_api_server();
 
 # key sets to serve: the fixture set without one kid each time
 my $n = 0;
@@ -53,23 +35,10 @@ sub serve_without
 	my %set = (keys => [ grep { $_->{kid} ne $kid } @{ $jwks->{keys} } ]);
 	my $file = "${PostgreSQL::Test::Utils::tmp_check}/jwks_" . $n++ . ".json";
 	PostgreSQL::Test::Utils::append_to_file($file, encode_json(\%set));
-	ctl('jwks', $file);
+	api_ctl('jwks', $file);
 	return join(',', sort map { $_->{kid} } @{ $set{keys} });
 }
 my $kids_sql = q{SELECT string_agg(kid, ',' ORDER BY kid COLLATE "C") FROM nicelogin_keys};
-
-sub wait_for_value
-{
-	my ($node, $db, $sql, $want, $timeout) = @_;
-	my $start = time;
-	while (time - $start < $timeout)
-	{
-		my $got = $node->safe_psql($db, $sql);
-		return time - $start if $got eq $want;
-		usleep(100_000);
-	}
-	return undef;
-}
 
 my $node = PostgreSQL::Test::Cluster->new('privilege');
 $node->init;

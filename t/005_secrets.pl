@@ -9,29 +9,19 @@ use warnings;
 
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
+use FindBin;
+use lib $FindBin::Bin;
+use NiceloginFixtures;
+
 my $root = abs_path(dirname(__FILE__) . '/..');
 my $secret = 'test-api-secret';
 
-# the stand-in server, on a port of its own
-my $api_port = PostgreSQL::Test::Cluster::get_free_port();
-my $api_url = "http://127.0.0.1:$api_port";
-my ($api_out, $api_err) = ('', '');
-my $api = IPC::Run::start(
-	[ 'python3', "$root/test/nicelogin_server.py", '--host', '127.0.0.1', '--port', $api_port ],
-	'>', \$api_out, '2>', \$api_err);
-my $deadline = time + 30;
-while ($api_out !~ /ready/ && time < $deadline)
-{
-	$api->pump_nb;
-	usleep(50_000);
-}
-like($api_out, qr/ready/, 'stand-in server is up');
+my ($api, $api_url) = start_api_server();
 
 my $user = '22222222-2222-4222-8222-222222222222';
 
@@ -111,7 +101,7 @@ shared_preload_libraries = 'nicelogin'
 nicelogin.api_secret = '$secret'
 });
 $node->restart;
-$deadline = time + 30;
+my $deadline = time + 30;
 while (slurp_file($node->logfile) !~ /nicelogin.api_secret is stored in a catalog/ && time < $deadline)
 {
 	usleep(100_000);

@@ -1,5 +1,6 @@
 # t/NiceloginFixtures.pm: the committed fixtures (test/fixtures, made by
-# test/gen_fixtures.py) as SQL literals for the TAP tests.
+# test/gen_fixtures.py) as SQL literals for the TAP tests, and the plumbing
+# they share: the stand-in NiceLogin server, its control calls, polling.
 package NiceloginFixtures;
 
 use strict;
@@ -8,10 +9,16 @@ use warnings;
 use Exporter 'import';
 use File::Basename qw(dirname);
 use File::Spec;
+use IPC::Run;
 use JSON::PP;
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils qw(slurp_file);
+use Test::More;
+use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(fixture_text tok jwks_lit);
+our @EXPORT = qw(fixture_text tok jwks_lit start_api_server api_ctl wait_for_value);
+
+my $root = File::Spec->rel2abs(File::Spec->catdir(dirname(__FILE__), '..'));
 
 my $dir = File::Spec->rel2abs(File::Spec->catdir(dirname(__FILE__), '..', 'test', 'fixtures'));
 my $tokens = decode_json(slurp_file("$dir/tokens.json"));
@@ -39,6 +46,52 @@ sub jwks_lit
 	my ($text) = @_;
 	die "key set contains the quote tag" if $text =~ /\$nljwks\$/;
 	return "\$nljwks\$$text\$nljwks\$::jsonb";
+}
+
+# Starts test/nicelogin_server.py on a free port of its own, waits for it
+# (one test: "stand-in server is up"), points NICELOGIN_API_URL at it for
+# api_ctl, and returns the IPC::Run handle (kill_kill it at the end) and the
+# base URL.
+sub start_api_server
+{
+	my $port = PostgreSQL::Test::Cluster::get_free_port();
+	my $url = "http://127.0.0.1:$port";
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'python3', "$root/test/nicelogin_server.py", '--host', '127.0.0.1', '--port', $port ],
+		'>', \$out, '2>', \$err);
+	my $deadline = time + 30;
+	while ($out !~ /ready/ && time < $deadline)
+	{
+		$h->pump_nb;
+		usleep(50_000);
+	}
+	like($out, qr/ready/, 'stand-in server is up');
+	$ENV{NICELOGIN_API_URL} = $url;
+	return ($h, $url);
+}
+
+# test/nicelogin_ctl.py with these arguments, against the server started last.
+sub api_ctl
+{
+	my @args = @_;
+	system('python3', "$root/test/nicelogin_ctl.py", @args) == 0
+	  or die "nicelogin_ctl @args failed";
+}
+
+# Polls a query until it returns the wanted value; returns the seconds it
+# took, or undef after timeout seconds.
+sub wait_for_value
+{
+	my ($node, $db, $sql, $want, $timeout) = @_;
+	my $start = time;
+	while (time - $start < $timeout)
+	{
+		my $got = $node->safe_psql($db, $sql);
+		return time - $start if $got eq $want;
+		usleep(50_000);
+	}
+	return undef;
 }
 
 1;
