@@ -64,9 +64,8 @@ static char *nl_url_escape(const char *s);
 static Jsonb *nl_api_call(const char *method, const char *path, StringInfo body,
 						  const char *const *secrets, int nsecrets);
 static Jsonb *nl_parse_answer(StringInfo answer);
-static void nl_api_fail(const char *method, const char *path, long status,
-						Jsonb *answer, const char *const *secrets, int nsecrets)
-			pg_attribute_noreturn();
+nl_noreturn static void nl_api_fail(const char *method, const char *path, long status,
+									Jsonb *answer, const char *const *secrets, int nsecrets);
 static int	nl_status_errcode(long status);
 static char *nl_clean_error_text(const char *s, int len,
 								 const char *const *secrets, int nsecrets);

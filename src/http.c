@@ -70,7 +70,7 @@ static bool nl_host_is_loopback(const char *host);
 static void nl_http_setup(const char *method, const char *body,
 						  CURLU *cu, struct curl_slist *headers);
 static CURLcode nl_http_perform(const char *display);
-static void nl_http_report(CURLcode rc, const char *display, CURLU *cu) pg_attribute_noreturn();
+nl_noreturn static void nl_http_report(CURLcode rc, const char *display, CURLU *cu);
 static char *nl_http_mask_credentials(char *reason, CURLU *cu);
 static size_t nl_http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static int	nl_http_progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,

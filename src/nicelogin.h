@@ -17,6 +17,17 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+/*
+ * Marks a function that never returns; it goes before the declaration.
+ * PostgreSQL 18 replaced pg_attribute_noreturn() (up to 17: after the
+ * declarator, though GCC and MSVC take it in front too) by pg_noreturn.
+ */
+#if PG_VERSION_NUM >= 180000
+#define nl_noreturn pg_noreturn
+#else
+#define nl_noreturn pg_attribute_noreturn()
+#endif
+
 /* ---------- settings (nicelogin.c) ---------- */
 extern bool nl_require_exp;
 extern int	nl_leeway;
