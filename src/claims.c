@@ -27,6 +27,18 @@
 #define NL_MAX_NUMBER_LEN 64
 #define NL_MAX_EXPONENT 400
 
+/*
+ * PostgreSQL 16 made the JSON parser's semantic actions return a
+ * JsonParseErrorType (JSON_SUCCESS: go on); up to 15 they return void.
+ */
+#if PG_VERSION_NUM >= 160000
+#define NL_JSON_ACTION JsonParseErrorType
+#define NL_JSON_CONTINUE return JSON_SUCCESS
+#else
+#define NL_JSON_ACTION void
+#define NL_JSON_CONTINUE return
+#endif
+
 /* seconds since 1970 that fit in timestamptz */
 #define NL_MIN_UNIX_TIME (-210866803200.0)	/* 4714-11-24 BC */
 #define NL_MAX_UNIX_TIME (9224318016000.0)	/* 294277-01-01 */
@@ -169,7 +181,7 @@ composite_start(WalkState *st, bool is_array)
 		st->claims->bad_types = true;	/* aud holds strings only */
 }
 
-static void
+static NL_JSON_ACTION
 walk_object_start(void *state)
 {
 	WalkState  *st = state;
@@ -178,9 +190,10 @@ walk_object_start(void *state)
 	st->depth++;
 	if (st->depth <= NL_MAX_JSON_DEPTH + 1)
 		st->names[st->depth] = NIL;
+	NL_JSON_CONTINUE;
 }
 
-static void
+static NL_JSON_ACTION
 walk_object_end(void *state)
 {
 	WalkState  *st = state;
@@ -195,18 +208,20 @@ walk_object_end(void *state)
 		st->names[st->depth] = NIL;
 	}
 	st->depth--;
+	NL_JSON_CONTINUE;
 }
 
-static void
+static NL_JSON_ACTION
 walk_array_start(void *state)
 {
 	WalkState  *st = state;
 
 	composite_start(st, true);
 	st->depth++;
+	NL_JSON_CONTINUE;
 }
 
-static void
+static NL_JSON_ACTION
 walk_array_end(void *state)
 {
 	WalkState  *st = state;
@@ -214,9 +229,10 @@ walk_array_end(void *state)
 	st->depth--;
 	if (st->depth == 1)
 		st->in_aud = false;
+	NL_JSON_CONTINUE;
 }
 
-static void
+static NL_JSON_ACTION
 walk_field_start(void *state, char *fname, bool isnull)
 {
 	WalkState  *st = state;
@@ -230,6 +246,7 @@ walk_field_start(void *state, char *fname, bool isnull)
 		if (st->mode == WALK_HEADER && strcmp(fname, "crit") == 0)
 			st->hdr->has_crit = true;
 	}
+	NL_JSON_CONTINUE;
 }
 
 /* Is this JSON number one that jsonb and our conversions take without error? */
@@ -353,7 +370,7 @@ claims_scalar(WalkState *st, const char *f, char *token, JsonTokenType type)
 		c->sid = token;
 }
 
-static void
+static NL_JSON_ACTION
 walk_scalar(void *state, char *token, JsonTokenType type)
 {
 	WalkState  *st = state;
@@ -362,7 +379,7 @@ walk_scalar(void *state, char *token, JsonTokenType type)
 	if (type == JSON_TOKEN_NUMBER && !number_ok(token))
 	{
 		st->bad = true;
-		return;
+		NL_JSON_CONTINUE;
 	}
 	if (st->depth == 1 && st->top_field != NULL)
 	{
@@ -381,6 +398,7 @@ walk_scalar(void *state, char *token, JsonTokenType type)
 		else
 			st->claims->bad_types = true;
 	}
+	NL_JSON_CONTINUE;
 }
 
 /* Runs the checks and, by mode, collects header or claims members. */
@@ -405,7 +423,12 @@ json_walk(const char *buf, int len, WalkState *stp)
 	sem.scalar = walk_scalar;
 
 	/* with escapes decoded: \u0000 and bad surrogates come back as errors */
+#if PG_VERSION_NUM >= 170000
+	/* 17 added a first argument: a context to fill, or NULL to allocate one */
+	lex = makeJsonLexContextCstringLen(NULL, buf, len, GetDatabaseEncoding(), true);
+#else
 	lex = makeJsonLexContextCstringLen((char *) buf, len, GetDatabaseEncoding(), true);
+#endif
 	rc = pg_parse_json(lex, &sem);
 	*stp = st;
 	return rc == JSON_SUCCESS && !st.bad;
