@@ -289,6 +289,7 @@ split_compact(const char *token, int len, int *dot1, int *dot2)
 {
 	int			ndots = 0;
 
+	*dot1 = *dot2 = 0;
 	for (int i = 0; i < len; i++)
 	{
 		if (token[i] == '.')
