@@ -28,7 +28,10 @@ RESET ROLE;
 -- the stored value is never used
 \c - regress_nl_leaky
 SELECT nicelogin_verify('x');
+-- insufficient_privilege (42501); 15 and 16+ word it differently
+\set VERBOSITY sqlstate
 SHOW nicelogin.api_secret;
+\set VERBOSITY default
 \c - :regress_user
 SET nicelogin.base_url = 'http://127.0.0.1:18089';
 SET nicelogin.api_key = 'test-api-key';

@@ -36,6 +36,11 @@ NL_DEBIAN_MIRROR=${NL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 NL_CHROOT_FORMAT=1
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 
+# a signal ends the script through its EXIT trap (which removes the run's copy)
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
 log() { printf 'chroot: %s\n' "$*" >&2; }
 die() { printf 'chroot: ERROR: %s\n' "$*" >&2; exit 1; }
 

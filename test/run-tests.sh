@@ -221,7 +221,8 @@ run_majors() {
 			[ -f "$dumpdir/contents.txt" ] && imp=$dumpdir
 			NL_DUMP_IMPORT=$imp bash "$NL_REPO/test/chroot.sh" run "$m" "${PASS_ARGS[@]}" 2>&1 | tee "$log" || rc=$?
 		fi
-		line=$(tail -n 1 "$log")
+		# the last summary line (test/chroot.sh may say where it kept logs after it)
+		line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
 		if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
 			PASSED=$((PASSED + BASH_REMATCH[1]))
 			FAILED=$((FAILED + BASH_REMATCH[2]))
