@@ -207,8 +207,8 @@ run() {
 	mkdir -p "$NL_CHROOT_DIR/runs"
 	run_dir=$(mktemp -d "$NL_CHROOT_DIR/runs/$suite.XXXXXX")
 	mkdir -p "$run_dir/upper" "$run_dir/work" "$run_dir/root"
-	# shellcheck disable=SC2064  # expand now
-	trap "rm -rf '$run_dir'" EXIT
+	RUN_DIR=$run_dir
+	trap end_run EXIT
 	merged=$run_dir/root
 
 	# The repository (without .git and build products), the vectors and the dump from 15 go into
@@ -238,13 +238,17 @@ run() {
 
 	log "PostgreSQL $major: running the tests in a copy of the $suite chroot ($run_dir)"
 	local rc=0
+	# in the background, so that a signal to this script is handled at once (end_run)
 	unshare --mount --propagation private --net --pid --fork --kill-child \
 		bash -c 'set -e
 			mount -t overlay overlay -o "lowerdir=$1,upperdir=$2/upper,workdir=$2/work" "$2/root"
 			shift 2
 			exec bash "$@"' overlay "$base" "$run_dir" \
 		"${BASH_SOURCE[0]}" _in_ns "$merged" -- \
-		/usr/bin/env -i "${vars[@]}" bash "$src/test/run-tests.sh" --pg "$major" "$@" || rc=$?
+		/usr/bin/env -i "${vars[@]}" bash "$src/test/run-tests.sh" --pg "$major" "$@" &
+	NS_PID=$!
+	wait "$NS_PID" || rc=$?
+	NS_PID=
 	if [ "${NL_KEEP_STAGE:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
 		# keep the staged trees (logs, results) of the run; the rest of the copy goes
 		local keep
@@ -253,6 +257,23 @@ run() {
 		log "the copy's /tmp (staged trees, logs) is kept in $keep"
 	fi
 	return "$rc"
+}
+
+# EXIT trap of `run`: if the run is still going (this script got a signal), kill its namespace's
+# first process (unshare ignores SIGTERM): the kernel then kills every process of the namespace
+# and drops its mounts.  Then remove the run's copy.
+NS_PID=
+RUN_DIR=
+end_run() {
+	local c
+	if [ -n "$NS_PID" ] && kill -0 "$NS_PID" 2>/dev/null; then
+		log "stopping the run in the chroot"
+		for c in $(pgrep -P "$NS_PID"); do
+			kill -KILL "$c" 2>/dev/null || true
+		done
+		wait "$NS_PID" 2>/dev/null || true
+	fi
+	[ -z "$RUN_DIR" ] || rm -rf "$RUN_DIR"
 }
 
 # The Wycheproof vectors folder as test/lib.sh's nl_find_vectors would pick it on the host.
