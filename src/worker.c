@@ -126,7 +126,8 @@ nl_worker_init(void)
 	DefineCustomStringVariable("nicelogin.worker_role",
 							   "Role the refresh worker connects as.",
 							   "Empty: the bootstrap superuser, refreshing as the extension's owner. "
-							   "A role needs LOGIN and SELECT, INSERT and DELETE on nicelogin_keys.",
+							   "A role needs LOGIN, SELECT, INSERT and DELETE on nicelogin_keys, EXECUTE on "
+							   "nicelogin_purge_revocations(), and USAGE on the extension's schema.",
 							   &nl_worker_role,
 							   "",
 							   PGC_SIGHUP, 0,
