@@ -21,7 +21,7 @@ OBJS = \
 DATA         = $(wildcard $(EXTENSION)--*.sql)
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
-REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation limits secrets revoke store search_path upgrade
+REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation limits secrets revoke lists store search_path upgrade
 ISOLATION    = key_change deactivation_race
 TAP_TESTS    = 1
 

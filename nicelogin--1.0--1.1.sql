@@ -17,22 +17,79 @@ COMMENT ON FUNCTION nicelogin_revoke_token(text) IS
     'revokes a genuine token (signed by a stored key, within its exp, nbf, iss and aud rules) by its jti until its exp; false for any other token or one without jti; never raises for a bad token';
 REVOKE ALL ON FUNCTION nicelogin_revoke_token(text) FROM PUBLIC;
 
--- Purging keeps a revocation for the leeway too, when that is longer than a day.
-CREATE OR REPLACE FUNCTION nicelogin_purge_revocations()
+-- Verification looks revocations up by index instead of loading the tables.
+-- Expired entries go away by themselves: a bounded batch at every revocation,
+-- all of them hourly in the refresh worker; purging keeps an entry for the
+-- leeway too, when that is longer than a day.
+CREATE INDEX nicelogin_revocations_expires_at_idx ON nicelogin_revocations (expires_at);
+
+CREATE FUNCTION nicelogin_purge_revocations(max_rows integer)
 RETURNS bigint
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     WITH gone AS (
         DELETE FROM @extschema@.nicelogin_revocations
-         WHERE expires_at < now() - GREATEST(interval '1 day',
-                                             current_setting('nicelogin.leeway', true)::interval)
+         WHERE ctid = ANY (ARRAY(
+                   SELECT ctid FROM @extschema@.nicelogin_revocations
+                    WHERE expires_at < now() - GREATEST(interval '1 day',
+                                                        current_setting('nicelogin.leeway', true)::interval)
+                    ORDER BY expires_at
+                    LIMIT max_rows
+                    FOR UPDATE SKIP LOCKED))
         RETURNING 1)
     SELECT count(*) FROM gone;
 END;
+COMMENT ON FUNCTION nicelogin_purge_revocations(integer) IS
+    'deletes at most max_rows (NULL: all) revocations whose expires_at passed more than a day ago (or more than nicelogin.leeway, if longer), oldest first, skipping rows another session is deleting; returns how many';
+REVOKE ALL ON FUNCTION nicelogin_purge_revocations(integer) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION nicelogin_purge_revocations()
+RETURNS bigint
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN @extschema@.nicelogin_purge_revocations(NULL::integer);
 COMMENT ON FUNCTION nicelogin_purge_revocations() IS
-    'deletes revocations whose expires_at passed more than a day ago (or more than nicelogin.leeway, if longer); returns how many';
+    'deletes every revocation whose expires_at passed more than a day ago (or more than nicelogin.leeway, if longer); returns how many';
 REVOKE ALL ON FUNCTION nicelogin_purge_revocations() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION nicelogin_revoke_jti(jti text, expires_at timestamptz DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    INSERT INTO @extschema@.nicelogin_revocations (kind, value, expires_at)
+    VALUES ('jti', jti, expires_at)
+    ON CONFLICT (kind, value) DO UPDATE SET expires_at = EXCLUDED.expires_at;
+    SELECT @extschema@.nicelogin_purge_revocations(100);
+END;
+COMMENT ON FUNCTION nicelogin_revoke_jti(text, timestamptz) IS
+    'refuses the token with this jti from commit on; the entry is purged a day (or nicelogin.leeway) after expires_at; each call also purges up to 100 expired entries';
+REVOKE ALL ON FUNCTION nicelogin_revoke_jti(text, timestamptz) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION nicelogin_revoke_sid(sid text, expires_at timestamptz DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    INSERT INTO @extschema@.nicelogin_revocations (kind, value, expires_at)
+    VALUES ('sid', sid, expires_at)
+    ON CONFLICT (kind, value) DO UPDATE SET expires_at = EXCLUDED.expires_at;
+    SELECT @extschema@.nicelogin_purge_revocations(100);
+END;
+COMMENT ON FUNCTION nicelogin_revoke_sid(text, timestamptz) IS
+    'refuses every token of this session (sid) from commit on; the entry is purged a day (or nicelogin.leeway) after expires_at; each call also purges up to 100 expired entries';
+REVOKE ALL ON FUNCTION nicelogin_revoke_sid(text, timestamptz) FROM PUBLIC;
+
+-- Logout: an API role revokes its own request's session.
+CREATE FUNCTION nicelogin_revoke_current_session()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'nicelogin_revoke_current_session'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION nicelogin_revoke_current_session() IS
+    'logout: revokes the session (sid) of the request''s own genuine token (nicelogin.token, else request.headers) until its exp; false when there is none or it has no sid; grant it to the API role';
+REVOKE ALL ON FUNCTION nicelogin_revoke_current_session() FROM PUBLIC;
 
 -- BEGIN secrets (stored-secret checks)
 -- Tell the superuser who installs or updates the extension about copies of

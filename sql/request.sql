@@ -121,3 +121,43 @@ SELECT count(*) FROM request_rows WHERE company_id = nicelogin_company_id();
 RESET ROLE;
 RESET max_parallel_workers_per_gather;
 DROP TABLE request_rows;
+
+-- request.headers: the helpers see every change at once, whatever the size of
+-- the headers (the per-row path compares a counter, never the text)
+CREATE FUNCTION pg_temp.headers(tok text, pad int DEFAULT 0) RETURNS text LANGUAGE sql AS
+  $$SELECT json_build_object('authorization', 'Bearer ' || tok, 'cookie', repeat('x', pad))::text$$;
+BEGIN;
+SELECT set_config('request.headers', pg_temp.headers(:'rs256'), true) IS NOT NULL AS alice;
+SELECT nicelogin_company_id() AS company;
+SELECT set_config('request.headers', pg_temp.headers(:'bob'), true) IS NOT NULL AS bob;
+SELECT nicelogin_company_id() AS company;
+-- 48 kB of other headers
+SELECT set_config('request.headers', pg_temp.headers(:'rs256', 48 * 1024), true) IS NOT NULL AS alice_48kb;
+SELECT nicelogin_company_id() AS company;
+COMMIT;
+SELECT nicelogin_company_id() AS after_commit, current_setting('request.headers', true) AS headers;
+-- changes between the statements of one function, and between two
+-- expressions that PL/pgSQL evaluates without the executor
+CREATE FUNCTION pg_temp.switch(a text, b text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    first uuid;
+    second uuid;
+    ignored text;
+BEGIN
+    PERFORM set_config('request.headers', pg_temp.headers(a), true);
+    SELECT nicelogin_company_id() INTO first;
+    ignored := set_config('request.headers', pg_temp.headers(b), true);
+    second := nicelogin_company_id();
+    RETURN first || ' ' || second;
+END $$;
+BEGIN;
+SELECT pg_temp.switch(:'rs256', :'bob') AS alice_then_bob;
+SELECT pg_temp.switch(:'bob', :'rs256') AS bob_then_alice;
+ROLLBACK;
+-- SET and RESET, too
+SET request.headers = '{"authorization": "bearer ignored-not-a-token"}';
+SELECT nicelogin_company_id() AS not_a_token;
+SELECT set_config('request.headers', pg_temp.headers(:'alice2'), false) IS NOT NULL AS carol;
+SELECT nicelogin_company_id() AS company;
+RESET request.headers;
+SELECT nicelogin_company_id() AS reset;

@@ -20,7 +20,8 @@ CREATE ROLE regress_nl_dbo NOLOGIN;
 CREATE ROLE regress_nl_admin LOGIN;
 GRANT EXECUTE ON FUNCTION nicelogin_set_jwks(jsonb), nicelogin_revoke_jti(text, timestamptz),
       nicelogin_revoke_sid(text, timestamptz), nicelogin_revoke_token(text),
-      nicelogin_purge_revocations(), nicelogin_refresh_jwks() TO regress_nl_admin;
+      nicelogin_purge_revocations(), nicelogin_purge_revocations(integer),
+      nicelogin_revoke_current_session(), nicelogin_refresh_jwks() TO regress_nl_admin;
 CREATE SCHEMA evil AUTHORIZATION regress_nl_dbo;
 
 -- Every SECURITY DEFINER function of the extension pins its search_path.
@@ -101,6 +102,11 @@ SELECT nicelogin_revoke_sid('sid-x', NULL);
 SELECT nicelogin_revoke_token(:'rs256') AS revoked;
 SELECT nicelogin_revoke_token(:'forged_victim_jti') AS forged;
 SELECT nicelogin_purge_revocations() AS purged;
+SELECT nicelogin_purge_revocations(10) AS purged;
+SELECT set_config('nicelogin.token', :'alice2', false) IS NOT NULL AS token_set;
+SELECT nicelogin_revoke_current_session() AS logged_out;
+SELECT nicelogin_check(:'alice2') AS alice2;
+RESET nicelogin.token;
 SELECT nicelogin_refresh_jwks() AS refreshed;
 
 -- A superuser's session under the database's search_path: every function
@@ -135,6 +141,7 @@ SELECT nicelogin_set_jwks(:'jwks') AS keys;
 DROP SCHEMA evil CASCADE;
 REVOKE ALL ON FUNCTION nicelogin_set_jwks(jsonb), nicelogin_revoke_jti(text, timestamptz),
       nicelogin_revoke_sid(text, timestamptz), nicelogin_revoke_token(text),
-      nicelogin_purge_revocations(), nicelogin_refresh_jwks() FROM regress_nl_admin;
+      nicelogin_purge_revocations(), nicelogin_purge_revocations(integer),
+      nicelogin_revoke_current_session(), nicelogin_refresh_jwks() FROM regress_nl_admin;
 DROP ROLE regress_nl_admin;
 DROP ROLE regress_nl_dbo;

@@ -1,14 +1,16 @@
 /*
  * keycache.c
- *		The key table and the revocation tables, and their per-backend cache.
+ *		The key table and its per-backend cache, and the one path that
+ *		stores keys.
  *
- * Each backend parses the stored keys once into OpenSSL objects, and loads
- * the deactivated users and revoked jti/sid values into sorted arrays.  A
- * statement trigger on each table queues a relcache invalidation of it; the
- * invalidation is sent at commit (and replayed on hot standbys from the
- * commit record), and our relcache callback only marks the cache stale.  The
- * next verification reloads it, inside a transaction, with a fresh snapshot.
- * The hot path never reads a table.
+ * Each backend parses the stored keys once into OpenSSL objects.  A
+ * statement trigger on the key table (and on the revocation tables, see
+ * revocation.c) queues a relcache invalidation of it; the invalidation is
+ * sent at commit (and replayed on hot standbys from the commit record), and
+ * our relcache callback only marks the cache stale.  The next verification
+ * reloads it, inside a transaction, with a fresh snapshot.  A change of the
+ * revocation tables does not touch the keys, nor the other way round.  The
+ * hot path never reads a table.
  */
 #include "nicelogin.h"
 
@@ -39,17 +41,9 @@ static bool cache_provisional = false;	/* loaded in parallel mode */
 static uint64 cache_generation = 1;
 
 static Oid	keys_relid = InvalidOid;
-static Oid	deactivated_relid = InvalidOid;
-static Oid	revocations_relid = InvalidOid;
 
 static NlKeySet *cached_keys = NULL;
 static NlKeySet empty_keys;
-static pg_uuid_t *deactivated = NULL;
-static int	ndeactivated = 0;
-static char **revoked_jti = NULL;
-static int	nrevoked_jti = 0;
-static char **revoked_sid = NULL;
-static int	nrevoked_sid = 0;
 
 static Oid	last_fn_oid = InvalidOid;
 static Oid	last_schema = InvalidOid;
@@ -58,8 +52,7 @@ static Oid	last_schema = InvalidOid;
 static void
 relcache_callback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == keys_relid ||
-		relid == deactivated_relid || relid == revocations_relid)
+	if (relid == InvalidOid || relid == keys_relid)
 	{
 		cache_valid = false;
 		cache_generation++;
@@ -105,8 +98,8 @@ nl_extension_schema(Oid fn_oid)
 	return last_schema;
 }
 
-static Oid
-table_relid(const char *name, Oid schema)
+Oid
+nl_table_relid(const char *name, Oid schema)
 {
 	Oid			relid = get_relname_relid(name, schema);
 
@@ -116,12 +109,6 @@ table_relid(const char *name, Oid schema)
 				 errmsg("table \"%s\" of extension nicelogin is missing", name),
 				 errhint("Recreate the extension with DROP EXTENSION nicelogin; CREATE EXTENSION nicelogin;")));
 	return relid;
-}
-
-static int
-cmp_uuid(const void *a, const void *b)
-{
-	return memcmp(a, b, UUID_LEN);
 }
 
 static int
@@ -159,34 +146,6 @@ read_keys(Relation rel, Snapshot snap)
 	return buf.data;
 }
 
-static void
-read_deactivated(Relation rel, Snapshot snap)
-{
-	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), "user_id");
-	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
-	HeapTuple	tuple;
-	int			max = 16;
-
-	deactivated = palloc(sizeof(pg_uuid_t) * max);
-	ndeactivated = 0;
-	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
-	{
-		bool		isnull;
-		Datum		d = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
-
-		if (isnull)
-			continue;
-		if (ndeactivated == max)
-		{
-			max *= 2;
-			deactivated = repalloc(deactivated, sizeof(pg_uuid_t) * max);
-		}
-		memcpy(&deactivated[ndeactivated++], DatumGetUUIDP(d), UUID_LEN);
-	}
-	table_endscan(scan);
-	qsort(deactivated, ndeactivated, sizeof(pg_uuid_t), cmp_uuid);
-}
-
 /* Turns a list of C strings into a sorted array. */
 static char **
 sorted_array(List *strings, int *n)
@@ -202,45 +161,12 @@ sorted_array(List *strings, int *n)
 	return arr;
 }
 
-static void
-read_revocations(Relation rel, Snapshot snap)
-{
-	AttrNumber	kind_att = get_attnum(RelationGetRelid(rel), "kind");
-	AttrNumber	value_att = get_attnum(RelationGetRelid(rel), "value");
-	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
-	HeapTuple	tuple;
-	List	   *jtis = NIL;
-	List	   *sids = NIL;
-
-	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
-	{
-		bool		null1,
-					null2;
-		Datum		kind = heap_getattr(tuple, kind_att, RelationGetDescr(rel), &null1);
-		Datum		value = heap_getattr(tuple, value_att, RelationGetDescr(rel), &null2);
-		char	   *k;
-
-		if (null1 || null2)
-			continue;
-		k = TextDatumGetCString(kind);
-		if (strcmp(k, "jti") == 0)
-			jtis = lappend(jtis, TextDatumGetCString(value));
-		else if (strcmp(k, "sid") == 0)
-			sids = lappend(sids, TextDatumGetCString(value));
-	}
-	table_endscan(scan);
-	revoked_jti = sorted_array(jtis, &nrevoked_jti);
-	revoked_sid = sorted_array(sids, &nrevoked_sid);
-}
-
-/* Loads keys and revocation sets; cache_valid is already true. */
+/* Loads the keys; cache_valid is already true. */
 static void
 load_cache(Oid schema)
 {
 	MemoryContext oldcxt;
-	Relation	keys_rel,
-				deactivated_rel,
-				revocations_rel;
+	Relation	keys_rel;
 	Snapshot	snap;
 	bool		registered = false;
 	char	   *jwks_text;
@@ -250,17 +176,11 @@ load_cache(Oid schema)
 
 	MemoryContextReset(cache_cxt);
 	cached_keys = NULL;
-	deactivated = NULL;
-	ndeactivated = nrevoked_jti = nrevoked_sid = 0;
 
-	keys_relid = table_relid("nicelogin_keys", schema);
-	deactivated_relid = table_relid("nicelogin_deactivated_users", schema);
-	revocations_relid = table_relid("nicelogin_revocations", schema);
+	keys_relid = nl_table_relid("nicelogin_keys", schema);
 
 	/* lock first: taking a lock may process invalidations */
 	keys_rel = table_open(keys_relid, AccessShareLock);
-	deactivated_rel = table_open(deactivated_relid, AccessShareLock);
-	revocations_rel = table_open(revocations_relid, AccessShareLock);
 
 	/*
 	 * The latest snapshot sees every commit whose invalidation we have
@@ -281,15 +201,11 @@ load_cache(Oid schema)
 
 	oldcxt = MemoryContextSwitchTo(cache_cxt);
 	jwks_text = read_keys(keys_rel, snap);
-	read_deactivated(deactivated_rel, snap);
-	read_revocations(revocations_rel, snap);
 	MemoryContextSwitchTo(oldcxt);
 
 	if (registered)
 		UnregisterSnapshot(snap);
 	/* locks are kept to the end of the transaction, as for any reader */
-	table_close(revocations_rel, NoLock);
-	table_close(deactivated_rel, NoLock);
 	table_close(keys_rel, NoLock);
 
 	jwks = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(jwks_text)));
@@ -336,25 +252,6 @@ nl_keycache_get(Oid fn_oid)
 		PG_END_TRY();
 	}
 	return cached_keys;
-}
-
-bool
-nl_is_deactivated(const pg_uuid_t *user_id)
-{
-	return ndeactivated > 0 &&
-		bsearch(user_id, deactivated, ndeactivated, sizeof(pg_uuid_t), cmp_uuid) != NULL;
-}
-
-bool
-nl_is_revoked(const char *jti, const char *sid)
-{
-	if (jti && nrevoked_jti > 0 &&
-		bsearch(&jti, revoked_jti, nrevoked_jti, sizeof(char *), cmp_cstring) != NULL)
-		return true;
-	if (sid && nrevoked_sid > 0 &&
-		bsearch(&sid, revoked_sid, nrevoked_sid, sizeof(char *), cmp_cstring) != NULL)
-		return true;
-	return false;
 }
 
 /*
@@ -407,7 +304,7 @@ nl_unpin_search_path(int level)
 static char **
 stored_key_texts(Oid schema, int *n)
 {
-	Relation	rel = table_open(table_relid("nicelogin_keys", schema), AccessShareLock);
+	Relation	rel = table_open(nl_table_relid("nicelogin_keys", schema), AccessShareLock);
 	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), "jwk");
 	TableScanDesc scan;
 	HeapTuple	tuple;

@@ -23,6 +23,7 @@ int			nl_token_cache_size = 128;
 
 /* the request's token */
 char	   *nl_token = NULL;
+char	   *nl_request_headers = NULL;
 
 /* the NiceLogin API */
 char	   *nl_base_url = NULL;
@@ -32,6 +33,7 @@ int			nl_http_timeout = 10000;
 
 uint64		nl_policy_generation = 1;
 uint64		nl_token_generation = 1;
+uint64		nl_headers_generation = 1;
 
 /* Assign hooks only note the change; caches compare the generations. */
 static void
@@ -56,6 +58,12 @@ static void
 token_assign(const char *newval, void *extra)
 {
 	nl_token_generation++;
+}
+
+static void
+headers_assign(const char *newval, void *extra)
+{
+	nl_headers_generation++;
 }
 
 /* Defined in api.c: keep nicelogin.api_secret out of reach of other roles. */
@@ -121,6 +129,22 @@ nl_guc_init(void)
 							   PGC_USERSET, GUC_NOT_IN_SAMPLE,
 							   NULL, token_assign, NULL);
 
+	/*
+	 * PostgREST's request.headers, which PostgREST sets as a placeholder.
+	 * Defining it lets its assign hook tell the RLS helpers when it changed,
+	 * so the per-row path never compares the (client-sized) header text.
+	 * Flags as a placeholder's: not in SHOW ALL or the sample file.  The
+	 * "request" prefix is not reserved: request.jwt.claims, request.method
+	 * and the others stay placeholders.
+	 */
+	DefineCustomStringVariable("request.headers",
+							   "The current request's headers as a JSON object, set by PostgREST.",
+							   "nicelogin reads the bearer token of its authorization member when nicelogin.token is empty.",
+							   &nl_request_headers,
+							   "",
+							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, headers_assign, NULL);
+
 	DefineCustomStringVariable("nicelogin.base_url",
 							   "Base URL of the NiceLogin API.",
 							   NULL,
@@ -161,6 +185,7 @@ _PG_init(void)
 	nl_guc_init();
 	nl_worker_init();
 	nl_keycache_init();
+	nl_revocation_init();
 	MarkGUCPrefixReserved("nicelogin");
 }
 

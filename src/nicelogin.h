@@ -36,6 +36,7 @@ extern char *nl_audience;
 extern int	nl_max_token_length;
 extern int	nl_token_cache_size;
 extern char *nl_token;
+extern char *nl_request_headers;	/* PostgREST's request.headers */
 extern char *nl_base_url;
 extern char *nl_api_key;
 extern char *nl_api_secret;
@@ -47,8 +48,9 @@ extern int	nl_http_timeout;
  * verification results compare it.
  */
 extern uint64 nl_policy_generation;
-/* Bumped by the nicelogin.token assign hook. */
+/* Bumped by the nicelogin.token and request.headers assign hooks. */
 extern uint64 nl_token_generation;
+extern uint64 nl_headers_generation;
 
 /* ---------- result codes ---------- */
 typedef enum NlResult
@@ -254,16 +256,15 @@ extern Jsonb *nl_json_to_jsonb(const char *buf, int len);
 
 /* ---------- keycache.c ---------- */
 /*
- * The stored key set and revocation sets, loaded on first use after a change
- * to the extension's tables.  fn_oid is the calling SQL function, used to
- * find the extension's schema.
+ * The stored key set, loaded on first use after a change to the key table.
+ * fn_oid is the calling SQL function, used to find the extension's schema.
  */
 extern const NlKeySet *nl_keycache_get(Oid fn_oid);
-extern bool nl_is_deactivated(const pg_uuid_t *user_id);
-extern bool nl_is_revoked(const char *jti, const char *sid);
-/* Generation of the cached sets; changes whenever they are dropped. */
+/* Generation of the cached keys; changes whenever they are dropped. */
 extern uint64 nl_keycache_generation(void);
 extern Oid	nl_extension_schema(Oid fn_oid);
+/* The OID of a table of the extension, or an ERROR saying it is missing. */
+extern Oid	nl_table_relid(const char *name, Oid schema);
 extern void nl_keycache_init(void);
 /*
  * Pin search_path to "pg_catalog, pg_temp" around SQL run with privilege;
@@ -272,11 +273,31 @@ extern void nl_keycache_init(void);
 extern int	nl_pin_search_path(void);
 extern void nl_unpin_search_path(int level);
 
+/* ---------- revocation.c ---------- */
+/*
+ * Looks the token's user (sub, when a uuid), jti and sid up in the
+ * deactivated users and revocations: NL_USER_DEACTIVATED, NL_REVOKED or
+ * NL_VALID.  Index probes with the latest snapshot, in a transaction.
+ */
+extern NlResult nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti,
+							   const char *sid);
+/* Generation of the answers about those tables; bumped by any change to them. */
+extern uint64 nl_lists_generation(void);
+extern void nl_revocation_init(void);
+
 /* ---------- verify.c: one verification, end to end ---------- */
 typedef struct NlVerified
 {
 	NlResult	result;
-	Jsonb	   *claims;			/* valid tokens only */
+	/*
+	 * The signature and the claims rules passed: result is NL_VALID,
+	 * NL_USER_DEACTIVATED or NL_REVOKED, the fields below are filled, and
+	 * lists_generation is the nl_lists_generation() the lists answer was
+	 * made under (an older one is looked up again).
+	 */
+	bool		genuine;
+	uint64		lists_generation;
+	Jsonb	   *claims;			/* genuine tokens only */
 	bool		has_sub_uuid;
 	pg_uuid_t	sub_uuid;
 	bool		has_company_uuid;
@@ -299,8 +320,12 @@ extern const NlVerified *nl_verify_token(const char *token, int len, Oid fn_oid)
 extern const NlVerified *nl_verify_signed_token(const char *token, int len, Oid fn_oid);
 extern bool nl_parse_uuid(const char *s, pg_uuid_t *out);
 
+/* ---------- request.c ---------- */
+/* The request's raw token (nicelogin.token, else request.headers' bearer), or NULL. */
+extern char *nl_request_token(void);
+
 /* ---------- tokencache.c ---------- */
-extern const NlVerified *nl_tokencache_lookup(const char *token, int len, TimestampTz now);
+extern NlVerified *nl_tokencache_lookup(const char *token, int len, TimestampTz now);
 extern const NlVerified *nl_tokencache_insert(const char *token, int len, const NlVerified *v);
 extern void nl_tokencache_reset(void);
 

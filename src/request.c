@@ -5,11 +5,12 @@
  *		nicelogin_company_id(), nicelogin_email().
  *
  * A policy calls these once per row, so the answer is kept until something
- * it depends on changes: the nicelogin.token setting (its assign hook bumps
- * nl_token_generation), PostgREST's request.headers (compared as text, since
- * it is not our setting), the keys and revocations (key cache generation),
- * the verification settings (policy generation), or the clock passing the
- * token's exp.  The per-row path is a few comparisons.
+ * it depends on changes: the nicelogin.token setting and PostgREST's
+ * request.headers (their assign hooks bump generation counters: the per-row
+ * path never looks at the header text, whatever its size), the keys (key
+ * cache generation), the deactivated users and revocations (lists
+ * generation), the verification settings (policy generation), or the clock
+ * passing the token's exp.  The per-row path is a few comparisons.
  */
 #include "nicelogin.h"
 
@@ -29,9 +30,10 @@ typedef struct RequestState
 {
 	bool		known;			/* the fields below describe the current token */
 	uint64		token_generation;
+	uint64		headers_generation;
 	uint64		key_generation;
+	uint64		lists_generation;
 	uint64		policy_generation;
-	char	   *headers;		/* request.headers text it came from, or NULL */
 	bool		valid;
 	bool		has_exp;
 	TimestampTz exp_deadline;
@@ -82,7 +84,7 @@ bearer_token(const char *value)
 static const char *
 request_headers(void)
 {
-	const char *h = GetConfigOption("request.headers", true, false);
+	const char *h = nl_request_headers;
 	size_t		max_len = (size_t) nl_max_token_length + NL_MAX_OTHER_HEADERS_LEN;
 
 	if (h == NULL || h[0] == '\0')
@@ -111,24 +113,14 @@ current_token(const char *headers)
 
 /* Is the remembered answer still the answer? */
 static inline bool
-request_state_current(const char **headers_out)
+request_state_current(void)
 {
-	const char *headers = NULL;
-
-	if (!req.known ||
-		req.token_generation != nl_token_generation ||
-		req.key_generation != nl_keycache_generation() ||
-		req.policy_generation != nl_policy_generation)
-		return false;
-	if (nl_token == NULL || nl_token[0] == '\0')
-	{
-		headers = request_headers();
-		*headers_out = headers;
-		if ((headers == NULL) != (req.headers == NULL) ||
-			(headers != NULL && strcmp(headers, req.headers) != 0))
-			return false;
-	}
-	return true;
+	return req.known &&
+		req.token_generation == nl_token_generation &&
+		req.headers_generation == nl_headers_generation &&
+		req.key_generation == nl_keycache_generation() &&
+		req.lists_generation == nl_lists_generation() &&
+		req.policy_generation == nl_policy_generation;
 }
 
 /* Verifies the request's token if need be, and returns the answer. */
@@ -139,7 +131,7 @@ current_request(FunctionCallInfo fcinfo)
 	char	   *token;
 	MemoryContext oldcxt;
 
-	if (request_state_current(&headers))
+	if (request_state_current())
 	{
 		if (req.valid && req.has_exp && GetCurrentStatementStartTimestamp() >= req.exp_deadline)
 			req.valid = false;
@@ -158,9 +150,9 @@ current_request(FunctionCallInfo fcinfo)
 
 	/* remember what the answer depends on before verifying */
 	req.token_generation = nl_token_generation;
+	req.headers_generation = nl_headers_generation;
 	req.policy_generation = nl_policy_generation;
-	if (headers)
-		req.headers = MemoryContextStrdup(req_cxt, headers);
+	req.lists_generation = nl_lists_generation();
 
 	if (token != NULL)
 	{
@@ -182,10 +174,20 @@ current_request(FunctionCallInfo fcinfo)
 			MemoryContextSwitchTo(oldcxt);
 		}
 	}
-	/* taken after verifying: loading the keys may have processed invalidations */
+	/*
+	 * Taken after verifying: loading the keys may have processed
+	 * invalidations (a change to the lists meanwhile left the lists
+	 * generation read above behind, so the next call verifies again).
+	 */
 	req.key_generation = nl_keycache_generation();
 	req.known = true;
 	return &req;
+}
+
+char *
+nl_request_token(void)
+{
+	return current_token(nl_token && nl_token[0] ? NULL : request_headers());
 }
 
 Datum

@@ -1,6 +1,21 @@
 /*
  * revocation.c
- *		SQL entry points that act on a token: nicelogin_revoke_token.
+ *		Deactivated users and revoked tokens and sessions: the lookups that
+ *		verification makes, and the SQL functions that revoke.
+ *
+ * Nothing of nicelogin_deactivated_users or nicelogin_revocations is held in
+ * memory: those tables may hold millions of rows (an application that
+ * revokes the session on every logout), and a copy per backend would cost
+ * memory and a reload on every change.  Instead a verification that misses
+ * the token cache looks the token's sub, jti and sid up in the tables'
+ * primary key indexes (three index probes, microseconds), and the token
+ * cache keeps the answer together with the "lists generation" it was made
+ * under.  A committed change to either table queues a relcache invalidation
+ * (statement trigger), which bumps that generation in every backend (and
+ * every hot standby, at replay); a cached token whose answer is older is
+ * looked up again, its signature is not checked again.  So a change costs
+ * each backend one lookup per token in use, never a reload, and the keys
+ * are not touched.
  *
  * A function with a side effect trusts only what it verified: the token must
  * be signed by a stored key and pass the claims rules (nl_verify_signed_token,
@@ -13,18 +28,167 @@
  */
 #include "nicelogin.h"
 
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
 
 PG_FUNCTION_INFO_V1(nicelogin_revoke_token);
+PG_FUNCTION_INFO_V1(nicelogin_revoke_current_session);
 
-/* Longest jti we store, in bytes; NiceLogin's are uuids. */
+/* Expired revocations purged by each revoking call, at most. */
+#define NL_PURGE_BATCH 100
+
+static uint64 lists_generation = 1;
+static bool lists_provisional = false;	/* looked up in parallel mode */
+static Oid	deactivated_relid = InvalidOid;
+static Oid	revocations_relid = InvalidOid;
+
+/*
+ * Relcache callback: a change to either table (or a reset of all) makes
+ * every cached answer about them old; the OIDs are looked up again too (the
+ * extension may have been dropped and created anew).  Reads nothing.
+ */
+static void
+lists_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == deactivated_relid || relid == revocations_relid)
+	{
+		lists_generation++;
+		deactivated_relid = revocations_relid = InvalidOid;
+	}
+}
+
+/*
+ * A lookup inside a parallel operation used the statement's snapshot, not
+ * the latest one; its answers are trusted for that transaction only.
+ */
+static void
+lists_xact_callback(XactEvent event, void *arg)
+{
+	if (lists_provisional)
+	{
+		lists_provisional = false;
+		lists_generation++;
+	}
+}
+
+void
+nl_revocation_init(void)
+{
+	CacheRegisterRelcacheCallback(lists_relcache_callback, (Datum) 0);
+	RegisterXactCallback(lists_xact_callback, NULL);
+}
+
+uint64
+nl_lists_generation(void)
+{
+	return lists_generation;
+}
+
+/*
+ * Is there a row with these key values in the table's primary key index?
+ * keys[i] compares heap column i + 1 (the index's leading columns) with the
+ * given equality function, in the column's collation.
+ */
+static bool
+pkey_has(Oid relid, int nkeys, const RegProcedure *procs, const Datum *values,
+		 Snapshot snap)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Oid			indexoid = RelationGetPrimaryKeyIndex(rel);
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	bool		found;
+
+	Assert(nkeys <= lengthof(keys));
+	if (!OidIsValid(indexoid))
+		elog(ERROR, "table \"%s\" of extension nicelogin has no primary key",
+			 RelationGetRelationName(rel));
+	for (int i = 0; i < nkeys; i++)
+		ScanKeyEntryInitialize(&keys[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
+							   TupleDescAttr(RelationGetDescr(rel), i)->attcollation,
+							   procs[i], values[i]);
+	scan = systable_beginscan(rel, indexoid, true, snap, nkeys, keys);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	/* the lock is kept to the end of the transaction, as for any reader */
+	table_close(rel, NoLock);
+	return found;
+}
+
+NlResult
+nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti, const char *sid)
+{
+	Snapshot	snap;
+	bool		registered = false;
+	NlResult	r = NL_VALID;
+
+	if (!OidIsValid(deactivated_relid) || !OidIsValid(revocations_relid))
+	{
+		Oid			schema = nl_extension_schema(fn_oid);
+
+		deactivated_relid = nl_table_relid("nicelogin_deactivated_users", schema);
+		revocations_relid = nl_table_relid("nicelogin_revocations", schema);
+	}
+
+	/*
+	 * The latest snapshot sees every commit whose invalidation we have
+	 * processed, and our own transaction's changes.  A parallel operation
+	 * cannot take one, so there the statement's snapshot serves, for this
+	 * transaction only.
+	 */
+	if (IsInParallelMode())
+	{
+		snap = GetActiveSnapshot();
+		lists_provisional = true;
+	}
+	else
+	{
+		snap = RegisterSnapshot(GetLatestSnapshot());
+		registered = true;
+	}
+
+	if (sub != NULL)
+	{
+		RegProcedure procs[1] = {F_UUID_EQ};
+		Datum		values[1] = {UUIDPGetDatum(sub)};
+
+		if (pkey_has(deactivated_relid, 1, procs, values, snap))
+			r = NL_USER_DEACTIVATED;
+	}
+	for (int i = 0; i < 2 && r == NL_VALID; i++)
+	{
+		const char *value = i == 0 ? jti : sid;
+		RegProcedure procs[2] = {F_TEXTEQ, F_TEXTEQ};
+		Datum		values[2];
+
+		if (value == NULL)
+			continue;
+		values[0] = CStringGetTextDatum(i == 0 ? "jti" : "sid");
+		values[1] = CStringGetTextDatum(value);
+		if (pkey_has(revocations_relid, 2, procs, values, snap))
+			r = NL_REVOKED;
+	}
+
+	if (registered)
+		UnregisterSnapshot(snap);
+	return r;
+}
+
+/* Longest jti or sid we store, in bytes; NiceLogin's are uuids. */
 #define NL_MAX_JTI_LEN 1024
 
 /*
@@ -51,6 +215,68 @@ claim(Jsonb *claims, const char *name)
 }
 
 /*
+ * Revokes (kind, value) from commit on, until the verified token's exp (for
+ * good when it has none), then purges a bounded batch of expired entries (so
+ * that tables kept by logouts clean themselves).  An entry that is already
+ * there keeps the later expiry (NULL: for good), so revoking never shortens
+ * an administrator's revocation.  Returns false, storing nothing, for a
+ * value that is empty or over NL_MAX_JTI_LEN.
+ */
+static bool
+store_revocation(Oid fn_oid, const char *kind, const NlVerified *v, const char *claim_name)
+{
+	JsonbValue *value = claim(v->claims, claim_name);
+	JsonbValue *exp = claim(v->claims, "exp");
+	char	   *schema = get_namespace_name(nl_extension_schema(fn_oid));
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	char	   *sql;
+	int			save_nestlevel;
+	int			rc;
+
+	if (value == NULL || value->type != jbvString || value->val.string.len == 0 ||
+		value->val.string.len > NL_MAX_JTI_LEN)
+		return false;
+	values[0] = CStringGetTextDatum(kind);
+	values[1] = PointerGetDatum(cstring_to_text_with_len(value->val.string.val,
+														  value->val.string.len));
+	if (exp != NULL && exp->type == jbvNumeric)
+	{
+		/* in range: the claims parser checked it before verification passed */
+		double		secs = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+															  NumericGetDatum(exp->val.numeric)));
+
+		values[2] = TimestampTzGetDatum(exp_to_timestamptz(secs));
+	}
+	else
+	{
+		values[2] = (Datum) 0;
+		nulls[2] = 'n';			/* no exp (nicelogin.require_exp off): for good */
+	}
+
+	sql = psprintf("INSERT INTO %s AS r (kind, value, expires_at) VALUES ($1, $2, $3) "
+				   "ON CONFLICT (kind, value) DO UPDATE SET expires_at = "
+				   "CASE WHEN r.expires_at IS NULL OR excluded.expires_at IS NULL THEN NULL "
+				   "ELSE GREATEST(r.expires_at, excluded.expires_at) END",
+				   quote_qualified_identifier(schema, "nicelogin_revocations"));
+
+	save_nestlevel = nl_pin_search_path();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args(sql, 3, argtypes, values, nulls, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not record the revocation: %s", SPI_result_code_string(rc));
+	rc = SPI_execute(psprintf("SELECT %s.nicelogin_purge_revocations(%d)",
+							  quote_identifier(schema), NL_PURGE_BATCH), false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not purge expired revocations: %s", SPI_result_code_string(rc));
+	SPI_finish();
+	nl_unpin_search_path(save_nestlevel);
+	return true;
+}
+
+/*
  * nicelogin_revoke_token(token text) returns boolean: true when the token is
  * genuine, carries a jti, and is revoked from commit on (until its exp, or
  * for good when it has no exp); false for any other token.
@@ -59,62 +285,31 @@ Datum
 nicelogin_revoke_token(PG_FUNCTION_ARGS)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
-	Oid			fn_oid = fcinfo->flinfo->fn_oid;
 	const NlVerified *v;
-	JsonbValue *jti;
-	JsonbValue *exp;
-	char	   *jti_text;
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
-	Oid			argtypes[2] = {TEXTOID, TIMESTAMPTZOID};
-	char	   *sql;
-	int			save_nestlevel;
-	int			rc;
 
-	v = nl_verify_signed_token(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), fn_oid);
+	v = nl_verify_signed_token(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), fcinfo->flinfo->fn_oid);
 	if (v->result != NL_VALID)
 		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(store_revocation(fcinfo->flinfo->fn_oid, "jti", v, "jti"));
+}
 
-	jti = claim(v->claims, "jti");
-	if (jti == NULL || jti->type != jbvString || jti->val.string.len == 0 ||
-		jti->val.string.len > NL_MAX_JTI_LEN)
+/*
+ * nicelogin_revoke_current_session() returns boolean: logout.  Revokes the
+ * session (sid) of the current request's own token (nicelogin.token, else
+ * request.headers), if that token is genuine; so a role granted only this
+ * function can end its own user's session and no other.  False when there
+ * is no genuine token or it has no sid.
+ */
+Datum
+nicelogin_revoke_current_session(PG_FUNCTION_ARGS)
+{
+	char	   *token = nl_request_token();
+	const NlVerified *v;
+
+	if (token == NULL)
 		PG_RETURN_BOOL(false);
-	jti_text = pnstrdup(jti->val.string.val, jti->val.string.len);
-
-	exp = claim(v->claims, "exp");
-	if (exp != NULL && exp->type == jbvNumeric)
-	{
-		/* in range: the claims parser checked it before verification passed */
-		double		secs = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-															  NumericGetDatum(exp->val.numeric)));
-
-		values[1] = TimestampTzGetDatum(exp_to_timestamptz(secs));
-	}
-	else
-	{
-		values[1] = (Datum) 0;
-		nulls[1] = 'n';			/* no exp (nicelogin.require_exp off): for good */
-	}
-	values[0] = CStringGetTextDatum(jti_text);
-
-	/*
-	 * An entry that is already there keeps the later expiry (NULL: for good),
-	 * so revoking never shortens an administrator's revocation.
-	 */
-	sql = psprintf("INSERT INTO %s AS r (kind, value, expires_at) VALUES ('jti', $1, $2) "
-				   "ON CONFLICT (kind, value) DO UPDATE SET expires_at = "
-				   "CASE WHEN r.expires_at IS NULL OR excluded.expires_at IS NULL THEN NULL "
-				   "ELSE GREATEST(r.expires_at, excluded.expires_at) END",
-				   quote_qualified_identifier(get_namespace_name(nl_extension_schema(fn_oid)),
-											  "nicelogin_revocations"));
-
-	save_nestlevel = nl_pin_search_path();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_with_args(sql, 2, argtypes, values, nulls, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not record the revocation: %s", SPI_result_code_string(rc));
-	SPI_finish();
-	nl_unpin_search_path(save_nestlevel);
-	PG_RETURN_BOOL(true);
+	v = nl_verify_signed_token(token, strlen(token), fcinfo->flinfo->fn_oid);
+	if (v->result != NL_VALID)
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(store_revocation(fcinfo->flinfo->fn_oid, "sid", v, "sid"));
 }

@@ -8,9 +8,11 @@
  * nicelogin.token_cache_size results (LRU).  A hit re-checks exp against the
  * clock and nothing else, so only results that cannot change with time are
  * kept (valid ones, whose expiry is re-checked, and refusals that are not
- * about time).  The whole cache is dropped when the keys or revocations
- * change (key cache generation) or a verification setting changes (policy
- * generation).  Memory stays bounded: entries are capped in number and each
+ * about time).  The whole cache is dropped when the keys change (key cache
+ * generation) or a verification setting changes (policy generation).  A
+ * change to the deactivated users or revocations drops nothing: an entry
+ * keeps the lists generation its answer was made under, and verify.c looks
+ * the token up again when that is old.  Memory stays bounded: entries are capped in number and each
  * is at most about twice nicelogin.max_token_length.
  */
 #include "nicelogin.h"
@@ -60,7 +62,7 @@ nl_tokencache_reset(void)
 	tc_policy_generation = nl_policy_generation;
 }
 
-/* Drops everything when keys, revocations or settings changed. */
+/* Drops everything when the keys or the settings changed. */
 static inline void
 check_generations(void)
 {
@@ -70,7 +72,7 @@ check_generations(void)
 		nl_tokencache_reset();
 }
 
-static inline const NlVerified *
+static inline NlVerified *
 hit(TokenEntry *e, TimestampTz now)
 {
 	last_hit = e;
@@ -81,7 +83,7 @@ hit(TokenEntry *e, TimestampTz now)
 	return &e->v;
 }
 
-const NlVerified *
+NlVerified *
 nl_tokencache_lookup(const char *token, int len, TimestampTz now)
 {
 	uint32		h;

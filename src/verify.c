@@ -104,43 +104,63 @@ verify_uncached(const char *token, int len, Oid fn_oid, TimestampTz now,
 		r = NL_MALFORMED;
 	if (r == NL_VALID)
 		r = nl_claims_check(&claims, now);
-	if (r == NL_VALID)
-	{
-		scratch.has_sub_uuid = nl_parse_uuid(claims.sub, &scratch.sub_uuid);
-		scratch.has_company_uuid = nl_parse_uuid(claims.company_id, &scratch.company_uuid);
-		if (check_lists)
-		{
-			if (scratch.has_sub_uuid && nl_is_deactivated(&scratch.sub_uuid))
-				r = NL_USER_DEACTIVATED;
-			else if (nl_is_revoked(claims.jti, claims.sid))
-				r = NL_REVOKED;
-		}
-	}
 
 	MemoryContextSwitchTo(callercxt);
-	scratch.result = r;
 	if (r == NL_VALID)
 	{
+		scratch.genuine = true;
 		scratch.claims = nl_json_to_jsonb(jws.payload, jws.payload_len);
 		scratch.email = claims.email ? pstrdup(claims.email) : NULL;
 		scratch.has_exp = claims.has_exp;
 		if (claims.has_exp)
 			scratch.exp_deadline = nl_exp_deadline(&claims);
+		scratch.has_sub_uuid = nl_parse_uuid(claims.sub, &scratch.sub_uuid);
+		scratch.has_company_uuid = nl_parse_uuid(claims.company_id, &scratch.company_uuid);
+		if (check_lists)
+		{
+			/* read before looking up: a change seen meanwhile makes it old */
+			scratch.lists_generation = nl_lists_generation();
+			r = nl_lists_check(fn_oid, scratch.has_sub_uuid ? &scratch.sub_uuid : NULL,
+							   claims.jti, claims.sid);
+		}
 	}
-	else
-	{
-		scratch.has_sub_uuid = false;
-		scratch.has_company_uuid = false;
-	}
+	scratch.result = r;
 	MemoryContextReset(verify_cxt);
 	return &scratch;
+}
+
+/* A string claim of verified claims, or NULL. */
+static char *
+string_claim(Jsonb *claims, const char *name)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&claims->root, name, strlen(name), NULL);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * A cached genuine token whose deactivation and revocation answer is older
+ * than the last change to those tables: look it up again (no signature
+ * check).
+ */
+static void
+recheck_lists(NlVerified *v, Oid fn_oid)
+{
+	uint64		generation = nl_lists_generation();
+
+	v->result = nl_lists_check(fn_oid, v->has_sub_uuid ? &v->sub_uuid : NULL,
+							   string_claim(v->claims, "jti"),
+							   string_claim(v->claims, "sid"));
+	v->lists_generation = generation;
 }
 
 const NlVerified *
 nl_verify_token(const char *token, int len, Oid fn_oid)
 {
 	TimestampTz now = verification_time();
-	const NlVerified *cached;
+	NlVerified *cached;
 
 	if (len > nl_max_token_length)
 	{
@@ -151,7 +171,11 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 
 	cached = nl_tokencache_lookup(token, len, now);
 	if (cached)
+	{
+		if (cached->genuine && cached->lists_generation != nl_lists_generation())
+			recheck_lists(cached, fn_oid);
 		return cached;
+	}
 
 	return nl_tokencache_insert(token, len,
 								verify_uncached(token, len, fn_oid, now, true));

@@ -27,6 +27,7 @@
 #include "access/xlog.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -42,6 +43,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -124,7 +126,8 @@ nl_worker_init(void)
 	DefineCustomStringVariable("nicelogin.worker_role",
 							   "Role the refresh worker connects as.",
 							   "Empty: the bootstrap superuser, refreshing as the extension's owner. "
-							   "A role needs LOGIN and SELECT, INSERT and DELETE on nicelogin_keys.",
+							   "A role needs LOGIN, SELECT, INSERT and DELETE on nicelogin_keys, EXECUTE on "
+							   "nicelogin_purge_revocations(), and USAGE on the extension's schema.",
 							   &nl_worker_role,
 							   "",
 							   PGC_SIGHUP, 0,
@@ -334,12 +337,86 @@ worker_refresh(MemoryContext loopcxt, bool early)
 	return ok;
 }
 
+/* How often the worker deletes expired revocations. */
+#define NL_PURGE_INTERVAL_MS (3600 * 1000)
+
+/*
+ * Deletes every expired revocation (nicelogin_purge_revocations()) in its
+ * own transaction, as the refresh does: as the extension's owner or
+ * nicelogin.worker_role, with search_path pinned.  Failures are logged.
+ */
+static void
+worker_purge(MemoryContext loopcxt)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "purging expired revocations");
+
+	PG_TRY();
+	{
+		Oid			owner = InvalidOid;
+		Oid			schema = extension_schema_by_name(&owner);
+		Oid			save_userid;
+		int			save_sec_context;
+		int			save_nestlevel;
+		int64		purged = 0;
+
+		if (OidIsValid(schema))
+		{
+			GetUserIdAndSecContext(&save_userid, &save_sec_context);
+			SetUserIdAndSecContext(connected_as_role ? save_userid : owner,
+								   save_sec_context |
+								   SECURITY_LOCAL_USERID_CHANGE |
+								   SECURITY_RESTRICTED_OPERATION);
+			save_nestlevel = nl_pin_search_path();
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			if (SPI_execute(psprintf("SELECT %s.nicelogin_purge_revocations()",
+									 quote_identifier(get_namespace_name(schema))),
+							false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "could not purge expired revocations");
+			{
+				bool		isnull;
+				Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+				purged = isnull ? 0 : DatumGetInt64(d);
+			}
+			SPI_finish();
+			nl_unpin_search_path(save_nestlevel);
+			SetUserIdAndSecContext(save_userid, save_sec_context);
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		if (purged > 0)
+			ereport(LOG,
+					(errmsg("nicelogin purged %lld expired revocations", (long long) purged)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(loopcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(LOG,
+				(errcode(edata->sqlerrcode),
+				 errmsg("nicelogin could not purge expired revocations: %s", edata->message),
+				 errhint("The worker tries again in an hour.")));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
 void
 nl_worker_main(Datum arg)
 {
 	MemoryContext loopcxt;
 	int64		backoff_ms = 0;
 	TimestampTz next_at = 0;	/* first refresh at once */
+	TimestampTz next_purge_at = 0;	/* first purge at once */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -443,6 +520,13 @@ nl_worker_main(Datum arg)
 			}
 		}
 
+		if (!standby && now >= next_purge_at)
+		{
+			worker_purge(loopcxt);
+			now = GetCurrentTimestamp();
+			next_purge_at = TimestampTzPlusMilliseconds(now, NL_PURGE_INTERVAL_MS);
+		}
+
 		SpinLockAcquire(&nl_shared->mutex);
 		nl_shared->standby = standby;
 		nl_shared->next_refresh_at = standby ? 0 : next_at;
@@ -465,6 +549,7 @@ nl_worker_main(Datum arg)
 				wake = Min(wake, TimestampTzPlusMilliseconds(last_attempt,
 															 (int64) nl_min_refresh_interval * 1000));
 			}
+			wake = Min(wake, next_purge_at);
 			wait_ms = (long) Max((wake - now) / 1000, 0);
 			wait_ms = Min(wait_ms, 60000L);
 		}

@@ -163,7 +163,8 @@ ok( defined wait_for_value($node, 'app',
 		q{SELECT last_error LIKE '%permission denied%' FROM nicelogin_jwks_state}, 't', 30),
 	'without grants the refresh is refused: permission denied');
 is($node->safe_psql('app', $kids_sql), $kept, 'a refused refresh keeps the keys');
-$node->safe_psql('app', q{GRANT SELECT, INSERT, DELETE ON nicelogin_keys TO nicelogin_worker});
+$node->safe_psql('app', q{GRANT SELECT, INSERT, DELETE ON nicelogin_keys TO nicelogin_worker;
+	GRANT EXECUTE ON FUNCTION nicelogin_purge_revocations() TO nicelogin_worker});
 $node->safe_psql('app',
 	"SELECT nicelogin_check('" . encode_base64url('{"alg":"RS256","kid":"after-grant"}') . ".e30.AAAA')");
 ok( defined wait_for_value($node, 'app', $kids_sql, $want, 60),

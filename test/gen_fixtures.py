@@ -286,6 +286,7 @@ def make_tokens(g, cert_der):
     rs("exp_word", raw_alice('"soon"'), "malformed", 'exp is the string "soon"')
     rs("exp_1e400", raw_alice("1e400"), "malformed", "exp 1e400: beyond any double")
     rs("no_jti", claims(drop=["jti"], sid="sid-nojti-1"), V, "ALICE without a jti claim")
+    rs("no_sid", claims(drop=["sid"], jti="jti-nosid-1"), V, "ALICE without a sid claim")
 
     # -- row-level security
     rs("alice2", claims(sub="33333333-3333-4333-8333-333333333333", email="carol@acme.example",
