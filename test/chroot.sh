@@ -97,8 +97,9 @@ unmount_all() {
 ensure_debootstrap() {
 	command -v debootstrap >/dev/null && return 0
 	log "installing debootstrap on the host"
-	apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends debootstrap >/dev/null ||
+	if ! { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends debootstrap >/dev/null; }; then
 		die "could not install debootstrap"
+	fi
 }
 
 # Build the chroot for MAJOR from scratch into DIR.new, then move it to DIR and write the stamp.
@@ -239,6 +240,7 @@ run() {
 	log "PostgreSQL $major: running the tests in a copy of the $suite chroot ($run_dir)"
 	local rc=0
 	# in the background, so that a signal to this script is handled at once (end_run)
+	# shellcheck disable=SC2016  # expanded by the inner bash
 	unshare --mount --propagation private --net --pid --fork --kill-child \
 		bash -c 'set -e
 			mount -t overlay overlay -o "lowerdir=$1,upperdir=$2/upper,workdir=$2/work" "$2/root"

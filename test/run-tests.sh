@@ -39,7 +39,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 # The majors CI tests, in the order they run (15 first: later majors restore its dump).
 NL_CI_MAJORS="15 17 18"
@@ -87,7 +87,7 @@ MAJORS=($MAJORS)
 for m in "${MAJORS[@]}"; do
 	case $m in
 	15 | 17 | 18) ;;
-	16) nl_die "PostgreSQL 16 has no Debian package, so it cannot be tested here (see the README's Tests section)" ;;
+	16) nl_die "PostgreSQL 16 has no Debian package, so it cannot be tested here (see the README, \"PostgreSQL versions\")" ;;
 	*) nl_die "--pg: unknown major '$m' (15, 17, 18)" ;;
 	esac
 done
