@@ -28,6 +28,17 @@
 #define nl_noreturn pg_attribute_noreturn()
 #endif
 
+/*
+ * The OID of a table's primary key index (utils/relcache.h).  PostgreSQL 18
+ * added an argument, deferrable_ok; nicelogin's primary keys are not
+ * deferrable.
+ */
+#if PG_VERSION_NUM >= 180000
+#define nl_primary_key_index(rel) RelationGetPrimaryKeyIndex((rel), false)
+#else
+#define nl_primary_key_index(rel) RelationGetPrimaryKeyIndex(rel)
+#endif
+
 /* ---------- settings (nicelogin.c) ---------- */
 extern bool nl_require_exp;
 extern int	nl_leeway;

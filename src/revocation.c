@@ -108,7 +108,7 @@ pkey_has(Oid relid, int nkeys, const RegProcedure *procs, const Datum *values,
 		 Snapshot snap)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
-	Oid			indexoid = RelationGetPrimaryKeyIndex(rel);
+	Oid			indexoid = nl_primary_key_index(rel);
 	ScanKeyData keys[2];
 	SysScanDesc scan;
 	bool		found;
