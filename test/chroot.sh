@@ -213,8 +213,7 @@ run() {
 	merged=$run_dir/root
 
 	# The repository (without .git and build products), the vectors and the dump from 15 go into
-	# the copy's /tmp; they are written through the overlay, so they land in run_dir/upper.
-	# Mount the overlay in a private namespace just for the copying, then again for the run.
+	# the copy's /tmp: written straight into the overlay's upper layer, before it is mounted.
 	src=/tmp/nicelogin-src
 	vars=(PATH="/usr/lib/postgresql/$major/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 		HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" NL_IN_CHROOT="$suite")
