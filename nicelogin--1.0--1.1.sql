@@ -6,6 +6,32 @@
 -- Every change here has its twin in nicelogin--1.1.sql; sql/upgrade.sql checks that an
 -- upgraded installation and a fresh one have the same objects.
 
+-- The schema must be writable by superusers only: a role that can create
+-- objects in it could add functions and operators that match a call better
+-- than nicelogin's own (an overload taking varchar, say), and a superuser's or
+-- an administrator's call, schema-qualified or not, would run them.
+DO $nl_schema_check$
+DECLARE
+    writers text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname)
+      INTO writers
+      FROM pg_catalog.pg_roles r
+     WHERE NOT r.rolsuper
+       -- stands for the database's owner, who is looked at as a role of its own
+       AND r.oid OPERATOR(pg_catalog.<>) 'pg_database_owner'::pg_catalog.regrole::pg_catalog.oid
+       AND pg_catalog.has_schema_privilege(r.oid, '@extschema@'::pg_catalog.regnamespace, 'CREATE');
+    IF writers IS NOT NULL THEN
+        RAISE WARNING 'schema "%" can be written by roles that are not superusers: %',
+            (SELECT n.nspname FROM pg_catalog.pg_namespace n
+              WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace::pg_catalog.oid), writers
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'They could create functions or operators there that shadow nicelogin''s, which superusers and administrators would then run.',
+              HINT = 'Make a superuser own the schema (ALTER SCHEMA ... OWNER TO) and revoke CREATE on it from every other role; nicelogin cannot be moved to another schema.';
+    END IF;
+END
+$nl_schema_check$;
+
 -- nicelogin_revoke_token trusts only a verified token (it read the jti and exp
 -- of an unverified decoding in 1.0); now in C, same signature and privileges.
 CREATE OR REPLACE FUNCTION nicelogin_revoke_token(token text)
@@ -23,6 +49,14 @@ REVOKE ALL ON FUNCTION nicelogin_revoke_token(text) FROM PUBLIC;
 -- leeway too, when that is longer than a day.
 CREATE INDEX nicelogin_revocations_expires_at_idx ON nicelogin_revocations (expires_at);
 
+CREATE FUNCTION nicelogin_purge_before()
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'nicelogin_purge_before'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_purge_before() IS
+    'the time before which an expired revocation may be purged: now() minus a day, or minus nicelogin.leeway if longer';
+REVOKE ALL ON FUNCTION nicelogin_purge_before() FROM PUBLIC;
+
 CREATE FUNCTION nicelogin_purge_revocations(max_rows integer)
 RETURNS bigint
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
@@ -32,8 +66,7 @@ BEGIN ATOMIC
         DELETE FROM @extschema@.nicelogin_revocations
          WHERE ctid = ANY (ARRAY(
                    SELECT ctid FROM @extschema@.nicelogin_revocations
-                    WHERE expires_at < now() - GREATEST(interval '1 day',
-                                                        current_setting('nicelogin.leeway', true)::interval)
+                    WHERE expires_at < @extschema@.nicelogin_purge_before()
                     ORDER BY expires_at
                     LIMIT max_rows
                     FOR UPDATE SKIP LOCKED))

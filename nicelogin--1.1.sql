@@ -3,6 +3,32 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION nicelogin" to load this file. \quit
 
+-- The schema must be writable by superusers only: a role that can create
+-- objects in it could add functions and operators that match a call better
+-- than nicelogin's own (an overload taking varchar, say), and a superuser's or
+-- an administrator's call, schema-qualified or not, would run them.
+DO $nl_schema_check$
+DECLARE
+    writers text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname)
+      INTO writers
+      FROM pg_catalog.pg_roles r
+     WHERE NOT r.rolsuper
+       -- stands for the database's owner, who is looked at as a role of its own
+       AND r.oid OPERATOR(pg_catalog.<>) 'pg_database_owner'::pg_catalog.regrole::pg_catalog.oid
+       AND pg_catalog.has_schema_privilege(r.oid, '@extschema@'::pg_catalog.regnamespace, 'CREATE');
+    IF writers IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "%" can be written by roles that are not superusers: %',
+            (SELECT n.nspname FROM pg_catalog.pg_namespace n
+              WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace::pg_catalog.oid), writers
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'They could create functions or operators there that shadow nicelogin''s, which superusers and administrators would then run.',
+              HINT = 'Install nicelogin into a schema of its own: CREATE SCHEMA nicelogin; CREATE EXTENSION nicelogin SCHEMA nicelogin; (or make a superuser own the schema and revoke CREATE on it from the others).';
+    END IF;
+END
+$nl_schema_check$;
+
 ------------------------------------------------------------------------
 -- Tables.  None is readable or writable by PUBLIC.  All three are
 -- extension configuration tables, so pg_dump keeps their rows.
@@ -174,6 +200,14 @@ COMMENT ON FUNCTION nicelogin_email() IS
 -- Local revocation of single tokens and sessions (EXECUTE revoked from PUBLIC).
 ------------------------------------------------------------------------
 
+CREATE FUNCTION nicelogin_purge_before()
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'nicelogin_purge_before'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_purge_before() IS
+    'the time before which an expired revocation may be purged: now() minus a day, or minus nicelogin.leeway if longer';
+REVOKE ALL ON FUNCTION nicelogin_purge_before() FROM PUBLIC;
+
 CREATE FUNCTION nicelogin_purge_revocations(max_rows integer)
 RETURNS bigint
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
@@ -183,8 +217,7 @@ BEGIN ATOMIC
         DELETE FROM @extschema@.nicelogin_revocations
          WHERE ctid = ANY (ARRAY(
                    SELECT ctid FROM @extschema@.nicelogin_revocations
-                    WHERE expires_at < now() - GREATEST(interval '1 day',
-                                                        current_setting('nicelogin.leeway', true)::interval)
+                    WHERE expires_at < @extschema@.nicelogin_purge_before()
                     ORDER BY expires_at
                     LIMIT max_rows
                     FOR UPDATE SKIP LOCKED))

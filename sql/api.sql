@@ -279,6 +279,11 @@ SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
 SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
 \! python3 test/nicelogin_ctl.py mode echo_error truncated
 SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
+-- shortened to its start and end in the middle of the text, as pydantic does
+\! python3 test/nicelogin_ctl.py mode echo_error shortened
+SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
+SET nicelogin.api_secret = 'sk_live_4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e';
+SELECT nicelogin_activate('22222222-2222-4222-8222-222222222222');
 -- passwords and the reset token; the new password contains the current one (the
 -- longer is masked first)
 \! python3 test/nicelogin_ctl.py mode echo_error raw
@@ -306,6 +311,9 @@ SELECT nicelogin_reset_password('alice@acme.example', E'Pa"ss\\wörd/😀',
 SELECT nicelogin_reset_password('alice@acme.example', E'Pa"ss\\wörd/😀',
        E'Pa"ss\\wörd/😀 +new', E'tok/"\\é%2F');
 \! python3 test/nicelogin_ctl.py mode echo_error truncated
+SELECT nicelogin_reset_password('alice@acme.example', E'Pa"ss\\wörd/😀',
+       E'Pa"ss\\wörd/😀 +new', E'tok/"\\é%2F');
+\! python3 test/nicelogin_ctl.py mode echo_error shortened
 SELECT nicelogin_reset_password('alice@acme.example', E'Pa"ss\\wörd/😀',
        E'Pa"ss\\wörd/😀 +new', E'tok/"\\é%2F');
 -- change_password: the first step fails, so no password is sent at all

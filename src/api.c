@@ -44,6 +44,8 @@
 
 /* Longest API error text we repeat in a message, in bytes. */
 #define NL_API_ERROR_MAX		500
+/* Longest start of the API's error text that is looked at, in bytes. */
+#define NL_API_ERROR_SCAN_MAX	(16 * 1024)
 
 /* What replaces a secret that the API echoes in its error text. */
 
@@ -642,9 +644,17 @@ static char *
 nl_clean_error_text(const char *s, int len, const char *const *secrets,
 					int nsecrets)
 {
-	char	   *text = pnstrdup(s, len);
+	char	   *text;
 	int			cut;
 
+	/*
+	 * Only the start can be shown; masking costs the text's length times a
+	 * secret's length squared, so a longer text is cut first (what follows
+	 * the cut is never shown).
+	 */
+	if (len > NL_API_ERROR_SCAN_MAX)
+		len = pg_mbcliplen(s, len, NL_API_ERROR_SCAN_MAX);
+	text = pnstrdup(s, len);
 	text = nl_mask_secrets(text, secrets, nsecrets);
 
 	for (char *p = text; *p; p++)

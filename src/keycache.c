@@ -43,20 +43,24 @@ static uint64 cache_generation = 1;
 static Oid	keys_relid = InvalidOid;
 
 static NlKeySet *cached_keys = NULL;
+static char *cached_text = NULL;	/* the rows cached_keys was parsed from */
 static NlKeySet empty_keys;
 
 static Oid	last_fn_oid = InvalidOid;
 static Oid	last_schema = InvalidOid;
 
-/* Relcache callback: marks the cache stale; never reads or frees anything. */
+/*
+ * Relcache callback: marks the cache stale; never reads or frees anything.
+ * The generation moves only when the reload finds other keys: VACUUM,
+ * ANALYZE or REINDEX of the table (which a database owner may run) send an
+ * invalidation too, and must not cost every session its token cache.
+ * Hence every user of the generation calls nl_keycache_get() first.
+ */
 static void
 relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == keys_relid)
-	{
 		cache_valid = false;
-		cache_generation++;
-	}
 }
 
 /*
@@ -70,7 +74,6 @@ xact_callback(XactEvent event, void *arg)
 	{
 		cache_provisional = false;
 		cache_valid = false;
-		cache_generation++;
 	}
 }
 
@@ -161,11 +164,13 @@ sorted_array(List *strings, int *n)
 	return arr;
 }
 
-/* Loads the keys; cache_valid is already true. */
+/*
+ * Loads the keys; cache_valid is already true.  Rows equal to those the
+ * cached set was parsed from keep the set (and the generation).
+ */
 static void
 load_cache(Oid schema)
 {
-	MemoryContext oldcxt;
 	Relation	keys_rel;
 	Snapshot	snap;
 	bool		registered = false;
@@ -173,9 +178,6 @@ load_cache(Oid schema)
 	char	   *emsg = NULL;
 	char	   *edetail = NULL;
 	Jsonb	   *jwks;
-
-	MemoryContextReset(cache_cxt);
-	cached_keys = NULL;
 
 	keys_relid = nl_table_relid("nicelogin_keys", schema);
 
@@ -199,14 +201,20 @@ load_cache(Oid schema)
 		registered = true;
 	}
 
-	oldcxt = MemoryContextSwitchTo(cache_cxt);
 	jwks_text = read_keys(keys_rel, snap);
-	MemoryContextSwitchTo(oldcxt);
 
 	if (registered)
 		UnregisterSnapshot(snap);
 	/* locks are kept to the end of the transaction, as for any reader */
 	table_close(keys_rel, NoLock);
+
+	if (cached_keys != NULL && cached_text != NULL && strcmp(jwks_text, cached_text) == 0)
+		return;
+
+	MemoryContextReset(cache_cxt);
+	cached_keys = NULL;
+	cached_text = NULL;
+	cache_generation++;
 
 	jwks = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(jwks_text)));
 	cached_keys = nl_keyset_parse(jwks, cache_cxt, false, false, false, &emsg, &edetail);
@@ -220,6 +228,7 @@ load_cache(Oid schema)
 				 errhint("Replace the key set with nicelogin_set_jwks().")));
 		cached_keys = &empty_keys;
 	}
+	cached_text = MemoryContextStrdup(cache_cxt, jwks_text);
 }
 
 const NlKeySet *
@@ -246,6 +255,8 @@ nl_keycache_get(Oid fn_oid)
 		PG_CATCH();
 		{
 			cache_valid = false;
+			cached_keys = NULL;
+			cached_text = NULL;
 			cache_generation++;
 			PG_RE_THROW();
 		}

@@ -174,7 +174,7 @@ nl_guc_init(void)
 							NULL,
 							&nl_http_timeout,
 							10000, 1, 3600 * 1000,
-							PGC_USERSET, GUC_UNIT_MS,
+							PGC_SUSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 }

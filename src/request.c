@@ -131,6 +131,8 @@ current_request(FunctionCallInfo fcinfo)
 	char	   *token;
 	MemoryContext oldcxt;
 
+	/* a pending key invalidation is resolved first (the generation may move) */
+	(void) nl_keycache_get(fcinfo->flinfo->fn_oid);
 	if (request_state_current())
 	{
 		if (req.valid && req.has_exp && GetCurrentStatementStartTimestamp() >= req.exp_deadline)

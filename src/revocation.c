@@ -47,6 +47,7 @@
 
 PG_FUNCTION_INFO_V1(nicelogin_revoke_token);
 PG_FUNCTION_INFO_V1(nicelogin_revoke_current_session);
+PG_FUNCTION_INFO_V1(nicelogin_purge_before);
 
 /* Expired revocations purged by each revoking call, at most. */
 #define NL_PURGE_BATCH 100
@@ -312,4 +313,21 @@ nicelogin_revoke_current_session(PG_FUNCTION_ARGS)
 	if (v->result != NL_VALID)
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(store_revocation(fcinfo->flinfo->fn_oid, "sid", v, "sid"));
+}
+
+/*
+ * nicelogin_purge_before() returns timestamptz: revocations whose expires_at
+ * is before it may be purged: a day ago, or nicelogin.leeway ago if that is
+ * longer (a token stays valid for the leeway after its exp).  In C so that
+ * the setting read is the real one: calling it loads the library, which
+ * refuses a lesser role's SET of the placeholder.
+ */
+Datum
+nicelogin_purge_before(PG_FUNCTION_ARGS)
+{
+	int64		margin = Max((int64) SECS_PER_DAY, (int64) nl_leeway) * USECS_PER_SEC;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	/* now - margin cannot leave the range: margin is at most INT_MAX seconds */
+	PG_RETURN_TIMESTAMPTZ(now - margin);
 }

@@ -477,6 +477,15 @@ typedef struct NlSecret
 	int			nchars;
 } NlSecret;
 
+/*
+ * Fewest characters of a secret, in a row, that are masked wherever they
+ * appear (so a server's shortened echo, "sk_live_4f9a...b9c8d7e", shows at
+ * most three in a row).  Words of the message that share four characters
+ * with a secret are masked too ("invalid api ********" for a secret that
+ * contains "secr"): a price paid for never showing most of a secret.
+ */
+#define NL_MASK_MIN_FRAGMENT	4
+
 /* Fewest characters of a secret that a truncated echo may show before we mask it. */
 #define NL_MASK_MIN_PREFIX		3
 
@@ -707,32 +716,41 @@ static int
 nl_match_secret(const char *t, int len, int pos, const NlSecret *s)
 {
 	int			best = 0;
+	int			min_fragment = Min(NL_MASK_MIN_FRAGMENT, s->nchars);
 
 	for (int mode = 0; mode <= NL_MASK_MAX_LEVEL + 1; mode++)
 	{
-		int			p = pos;
-		int			k;
-
-		for (k = 0; k < s->nchars; k++)
+		/*
+		 * The whole secret, or any run of at least NL_MASK_MIN_FRAGMENT of
+		 * its characters (from any position: servers that shorten a long
+		 * value to its start and end, "sk_live_4f9a...b9c8d7e", echo two).
+		 */
+		for (int first = 0; first < s->nchars; first++)
 		{
-			const NlSecretChar *c = &s->chars[k];
-			int			r;
+			int			p = pos;
+			int			k;
 
-			if (mode <= NL_MASK_MAX_LEVEL)
-				r = nl_match_char(t, len, p, c->cp, c->raw, c->rawlen, mode);
-			else
-				r = nl_match_url_char(t, len, p, c);
-			if (r < 0)
-				break;
-			p = r;
+			for (k = first; k < s->nchars; k++)
+			{
+				const NlSecretChar *c = &s->chars[k];
+				int			r;
+
+				if (mode <= NL_MASK_MAX_LEVEL)
+					r = nl_match_char(t, len, p, c->cp, c->raw, c->rawlen, mode);
+				else
+					r = nl_match_url_char(t, len, p, c);
+				if (r < 0)
+					break;
+				p = r;
+			}
+			if (first == 0 && k < s->nchars &&
+				k >= Min(NL_MASK_MIN_PREFIX, s->nchars) &&
+				nl_tail_is_truncation(t + p, len - p))
+				p = len;
+			else if (k - first < min_fragment)
+				continue;
+			best = Max(best, p - pos);
 		}
-		if (k < s->nchars &&
-			k >= Min(NL_MASK_MIN_PREFIX, s->nchars) &&
-			nl_tail_is_truncation(t + p, len - p))
-			p = len;
-		else if (k < s->nchars)
-			continue;
-		best = Max(best, p - pos);
 	}
 	return best;
 }

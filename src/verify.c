@@ -169,6 +169,8 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 		return &scratch;
 	}
 
+	/* first: a reload that finds other keys moves the generation the cache checks */
+	(void) nl_keycache_get(fn_oid);
 	cached = nl_tokencache_lookup(token, len, now);
 	if (cached)
 	{

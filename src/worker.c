@@ -337,6 +337,20 @@ worker_refresh(MemoryContext loopcxt, bool early)
 	return ok;
 }
 
+/* Settings the worker pins, whatever the database's and role's settings say. */
+static const char *const worker_settings[][2] = {
+	{"search_path", "pg_catalog, pg_temp"},
+	{"default_transaction_read_only", "off"},
+	{"default_transaction_isolation", "read committed"},
+	{"statement_timeout", "0"},
+	{"lock_timeout", "0"},
+	{"idle_in_transaction_session_timeout", "0"},
+#if PG_VERSION_NUM >= 170000
+	/* new in PostgreSQL 17 */
+	{"transaction_timeout", "0"},
+#endif
+};
+
 /* How often the worker deletes expired revocations. */
 #define NL_PURGE_INTERVAL_MS (3600 * 1000)
 
@@ -427,10 +441,15 @@ nl_worker_main(Datum arg)
 
 	/*
 	 * The database's and the role's settings were applied at connection; a
-	 * database owner can set search_path there.  PGC_S_OVERRIDE ranks above
-	 * them, also at later configuration reloads.
+	 * database owner who is not a superuser can set there anything a user
+	 * may set: search_path (to run its own operators with our privilege),
+	 * or settings that make every refresh fail (a read-only default, a
+	 * timeout of a millisecond), which would stop key rotation for good.
+	 * PGC_S_OVERRIDE ranks above them, also at later configuration reloads.
+	 * (nicelogin.http_timeout is superuser-only for that reason.)
 	 */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	for (int i = 0; i < (int) lengthof(worker_settings); i++)
+		SetConfigOption(worker_settings[i][0], worker_settings[i][1], PGC_SUSET, PGC_S_OVERRIDE);
 
 	loopcxt = AllocSetContextCreate(TopMemoryContext, "nicelogin worker loop",
 									ALLOCSET_DEFAULT_SIZES);

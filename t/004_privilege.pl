@@ -38,7 +38,7 @@ sub serve_without
 	api_ctl('jwks', $file);
 	return join(',', sort map { $_->{kid} } @{ $set{keys} });
 }
-my $kids_sql = q{SELECT string_agg(kid, ',' ORDER BY kid COLLATE "C") FROM nicelogin_keys};
+my $kids_sql = q{SELECT string_agg(kid, ',' ORDER BY kid COLLATE "C") FROM nicelogin.nicelogin_keys};
 
 my $node = PostgreSQL::Test::Cluster->new('privilege');
 $node->init;
@@ -57,7 +57,12 @@ $node->safe_psql('postgres', q{
 CREATE ROLE dbo LOGIN;
 CREATE DATABASE app OWNER dbo;
 });
-$node->safe_psql('app', 'CREATE EXTENSION nicelogin');
+# Not into public: the database owner owns it (PostgreSQL 15) and could add
+# overloads there that beat the extension's functions in any call.
+my ($ret, $stdout, $stderr) = $node->psql('app', 'CREATE EXTENSION nicelogin');
+like($stderr, qr/schema "public" can be written by roles that are not superusers: dbo/,
+	'CREATE EXTENSION refuses a schema that the database owner can write');
+$node->safe_psql('app', 'CREATE SCHEMA nicelogin; CREATE EXTENSION nicelogin SCHEMA nicelogin');
 
 # The database owner's trap: every operator and function the stored-keys SQL
 # could use, shadowed in a schema of its own; each records its call and tries
@@ -93,6 +98,22 @@ like($err, qr/permission denied|must be superuser/, "the trap fires for dbo's ow
 is($node->safe_psql('app', 'SHOW search_path', extra_params => [ '-U', 'dbo' ]),
 	'evil, pg_catalog, public', "the database's search_path reaches new sessions");
 
+# The overload attack: dbo adds better-matching functions where it can (public),
+# and cannot add any to the extension's schema; a superuser's qualified call
+# with a varchar argument (as JDBC sends) runs nicelogin's own.
+$node->safe_psql('app', q{
+CREATE FUNCTION public.nicelogin_verify(token varchar) RETURNS boolean LANGUAGE plpgsql AS
+  $$BEGIN PERFORM evil.hit('nicelogin_verify(varchar)'); RETURN true; END$$;
+}, extra_params => [ '-U', 'dbo' ]);
+($ret, $stdout, $stderr) = $node->psql('app',
+	q{CREATE FUNCTION nicelogin.nicelogin_verify(token varchar) RETURNS boolean LANGUAGE sql AS 'SELECT true'},
+	extra_params => [ '-U', 'dbo' ]);
+like($stderr, qr/permission denied for schema nicelogin/, "dbo cannot create objects in the extension's schema");
+is($node->safe_psql('app',
+		q{PREPARE p(varchar) AS SELECT nicelogin.nicelogin_verify($1); EXECUTE p('garbage')}),
+	'f', "a qualified call with a varchar argument runs nicelogin's function");
+is($node->safe_psql('app', 'SELECT count(*) FROM evil.hits'), '0', 'the overload did not run');
+
 sub check_clean
 {
 	my ($what) = @_;
@@ -121,7 +142,7 @@ check_clean('role-level search_path');
 # 3. an early refresh (a token names an unknown kid) under the same settings
 $want = serve_without('rsa2');
 $node->safe_psql('app',
-	"SELECT nicelogin_check('" . encode_base64url('{"alg":"RS256","kid":"rotated"}') . ".e30.AAAA')");
+	"SELECT nicelogin.nicelogin_check('" . encode_base64url('{"alg":"RS256","kid":"rotated"}') . ".e30.AAAA')");
 ok( defined wait_for_value($node, 'app', $kids_sql, $want, 30),
 	'early refresh: the worker stored the changed key set');
 check_clean('early refresh');
@@ -132,18 +153,18 @@ like(slurp_file($node->logfile), qr/nicelogin refreshed the JWKS: 10 keys/, 'the
 
 # A refresh that brings the same keys writes nothing: same row versions, no
 # cache invalidation for the sessions.
-my $rows = $node->safe_psql('app', 'SELECT string_agg(xmin::text, \',\' ORDER BY kid) FROM nicelogin_keys');
-my $refreshes = $node->safe_psql('app', 'SELECT refreshes FROM nicelogin_jwks_state');
+my $rows = $node->safe_psql('app', 'SELECT string_agg(xmin::text, \',\' ORDER BY kid) FROM nicelogin.nicelogin_keys');
+my $refreshes = $node->safe_psql('app', 'SELECT refreshes FROM nicelogin.nicelogin_jwks_state');
 sleep 1.1;    # past the min interval
 for my $i (1 .. 3)
 {
 	$node->safe_psql('app',
-		"SELECT nicelogin_check('" . encode_base64url(qq({"alg":"RS256","kid":"forged-$i"})) . ".e30.AAAA')");
-	ok( defined wait_for_value($node, 'app', 'SELECT refreshes FROM nicelogin_jwks_state', $refreshes + $i, 30),
+		"SELECT nicelogin.nicelogin_check('" . encode_base64url(qq({"alg":"RS256","kid":"forged-$i"})) . ".e30.AAAA')");
+	ok( defined wait_for_value($node, 'app', 'SELECT refreshes FROM nicelogin.nicelogin_jwks_state', $refreshes + $i, 30),
 		"forged kid $i: the worker fetched the key set again");
 	sleep 1.1;
 }
-is($node->safe_psql('app', 'SELECT string_agg(xmin::text, \',\' ORDER BY kid) FROM nicelogin_keys'),
+is($node->safe_psql('app', 'SELECT string_agg(xmin::text, \',\' ORDER BY kid) FROM nicelogin.nicelogin_keys'),
 	$rows, 'refreshes that brought the same keys left the stored rows untouched');
 check_clean('unchanged refreshes');
 
@@ -160,13 +181,14 @@ ok( defined wait_for_value($node, 'app',
 my $kept = $node->safe_psql('app', $kids_sql);
 $want = serve_without('rsa384');
 ok( defined wait_for_value($node, 'app',
-		q{SELECT last_error LIKE '%permission denied%' FROM nicelogin_jwks_state}, 't', 30),
+		q{SELECT last_error LIKE '%permission denied%' FROM nicelogin.nicelogin_jwks_state}, 't', 30),
 	'without grants the refresh is refused: permission denied');
 is($node->safe_psql('app', $kids_sql), $kept, 'a refused refresh keeps the keys');
-$node->safe_psql('app', q{GRANT SELECT, INSERT, DELETE ON nicelogin_keys TO nicelogin_worker;
-	GRANT EXECUTE ON FUNCTION nicelogin_purge_revocations() TO nicelogin_worker});
+$node->safe_psql('app', q{GRANT SELECT, INSERT, DELETE ON nicelogin.nicelogin_keys TO nicelogin_worker;
+	GRANT EXECUTE ON FUNCTION nicelogin.nicelogin_purge_revocations() TO nicelogin_worker;
+	GRANT USAGE ON SCHEMA nicelogin TO nicelogin_worker});
 $node->safe_psql('app',
-	"SELECT nicelogin_check('" . encode_base64url('{"alg":"RS256","kid":"after-grant"}') . ".e30.AAAA')");
+	"SELECT nicelogin.nicelogin_check('" . encode_base64url('{"alg":"RS256","kid":"after-grant"}') . ".e30.AAAA')");
 ok( defined wait_for_value($node, 'app', $kids_sql, $want, 60),
 	'with the grants the worker (no superuser) stores the changed key set');
 check_clean('worker_role');
@@ -176,13 +198,13 @@ check_clean('worker_role');
 $node->append_conf('postgresql.conf', "nicelogin.jwks_refresh_interval = 2147483\n");
 $node->reload;
 sleep 1.1;
-my $before_max = $node->safe_psql('app', 'SELECT refreshes FROM nicelogin_jwks_state');
+my $before_max = $node->safe_psql('app', 'SELECT refreshes FROM nicelogin.nicelogin_jwks_state');
 $node->safe_psql('app',
-	"SELECT nicelogin_check('" . encode_base64url('{"alg":"RS256","kid":"max-interval"}') . ".e30.AAAA')");
-ok( defined wait_for_value($node, 'app', 'SELECT refreshes > ' . $before_max . ' FROM nicelogin_jwks_state', 't', 30),
+	"SELECT nicelogin.nicelogin_check('" . encode_base64url('{"alg":"RS256","kid":"max-interval"}') . ".e30.AAAA')");
+ok( defined wait_for_value($node, 'app', 'SELECT refreshes > ' . $before_max . ' FROM nicelogin.nicelogin_jwks_state', 't', 30),
 	'an early refresh at the largest refresh interval');
 is( $node->safe_psql('app',
-		q{SELECT abs(extract(epoch FROM next_refresh_at - now()) - 2147483) < 120 FROM nicelogin_jwks_state}),
+		q{SELECT abs(extract(epoch FROM next_refresh_at - now()) - 2147483) < 120 FROM nicelogin.nicelogin_jwks_state}),
 	't', 'the next refresh is planned 2147483 s ahead');
 
 $node->stop;

@@ -74,7 +74,7 @@ INITIAL_USERS = [
 MODES = ("normal", "slow", "error500", "empty500", "garbage", "hang", "toggle_ignored",
          "echo_error", "huge")
 ECHO_FORMS = ("raw", "ascii", "ascii_upper", "slash", "twice", "values", "url", "url_lower",
-              "truncated")
+              "truncated", "shortened")
 SECRET_FIELDS = ("api_secret", "current_password", "new_password", "reset_token")
 MAX_BODY = 1024 * 1024
 HANG_SECONDS = 60
@@ -162,6 +162,15 @@ def echo_text(body, form):
             if k in SECRET_FIELDS:
                 return "%s: %s..." % (k, v[:max(3, len(v) * 2 // 3)])
         return text
+    if form == "shortened":
+        # as pydantic shortens a long input in its errors: start...end, then more text
+        parts = []
+        for k, v in strings:
+            if k in SECRET_FIELDS:
+                n = max(4, len(v) * 2 // 5)
+                parts.append("[type=string_too_long, input_value='%s...%s', input_type=str]"
+                             % (v[:n], v[-n:]))
+        return " ".join(parts) if parts else text
     return text
 
 
