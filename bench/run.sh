@@ -5,6 +5,7 @@
 # against a limit in CI.
 #   bash bench/run.sh            # 1M rows, 5 rounds
 #   BENCH_ROWS=200000 BENCH_ROUNDS=3 bash bench/run.sh
+#   bash bench/run.sh headers revocations   # only these (rls verify headers revocations)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
 
@@ -14,12 +15,28 @@ dir=$(mktemp -d /tmp/nicelogin-bench.XXXXXX)
 chmod 755 "$dir"
 nl_on_exit "rm -rf '$dir'"
 nl_start_cluster "$dir/pg" "${BENCH_PORT:-5496}"
+want() { [ $# -eq 0 ] || [ ${#BENCH_SELECTED[@]} -eq 0 ] || [[ " ${BENCH_SELECTED[*]} " == *" $1 "* ]]; }
+BENCH_SELECTED=("$@")
 nl_heading "machine"
 echo "$(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 echo "$(postgres --version 2>/dev/null || "$NL_PGBIN/postgres" --version)"
+if want rls; then
 nl_heading "row-level security and repeated verification"
 nl_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
 	python3 "$NL_REPO/bench/rls_bench.py"
+fi
+if want verify; then
 nl_heading "signature verification: nicelogin vs openssl speed"
 nl_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
 	python3 "$NL_REPO/bench/verify_bench.py"
+fi
+if want headers; then
+nl_heading "request.headers of any size against nicelogin.token"
+nl_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
+	python3 "$NL_REPO/bench/headers.py"
+fi
+if want revocations; then
+nl_heading "revocations at scale: churn against steady"
+nl_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PATH="$NL_PGBIN:$PATH" \
+	python3 "$NL_REPO/bench/revocations.py"
+fi

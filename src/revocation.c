@@ -136,6 +136,8 @@ nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti, const char *si
 	Snapshot	snap;
 	bool		registered = false;
 	NlResult	r = NL_VALID;
+	Oid			deactivated;
+	Oid			revocations;
 
 	if (!OidIsValid(deactivated_relid) || !OidIsValid(revocations_relid))
 	{
@@ -144,6 +146,9 @@ nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti, const char *si
 		deactivated_relid = nl_table_relid("nicelogin_deactivated_users", schema);
 		revocations_relid = nl_table_relid("nicelogin_revocations", schema);
 	}
+	/* local copies: opening a table processes invalidations, which clear the statics */
+	deactivated = deactivated_relid;
+	revocations = revocations_relid;
 
 	/*
 	 * The latest snapshot sees every commit whose invalidation we have
@@ -167,7 +172,7 @@ nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti, const char *si
 		RegProcedure procs[1] = {F_UUID_EQ};
 		Datum		values[1] = {UUIDPGetDatum(sub)};
 
-		if (pkey_has(deactivated_relid, 1, procs, values, snap))
+		if (pkey_has(deactivated, 1, procs, values, snap))
 			r = NL_USER_DEACTIVATED;
 	}
 	for (int i = 0; i < 2 && r == NL_VALID; i++)
@@ -180,7 +185,7 @@ nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti, const char *si
 			continue;
 		values[0] = CStringGetTextDatum(i == 0 ? "jti" : "sid");
 		values[1] = CStringGetTextDatum(value);
-		if (pkey_has(revocations_relid, 2, procs, values, snap))
+		if (pkey_has(revocations, 2, procs, values, snap))
 			r = NL_REVOKED;
 	}
 

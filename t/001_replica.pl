@@ -217,6 +217,31 @@ $primary->safe_psql('postgres',
 $primary->wait_for_catchup($standby);
 bg_check('rs256', 'revoked', 'session after a rolled-back delete: rs256 still revoked');
 
+# --- at scale: 200,000 revocations and 50,000 deactivations on the primary;
+# the connected standby session follows a revoke and an unrevoke of one entry
+$primary->safe_psql('postgres', q{
+	INSERT INTO nicelogin_revocations (kind, value, expires_at)
+		SELECT k, k || '-other-' || g, now() + interval '1 day'
+		  FROM generate_series(1, 100000) g, (VALUES ('jti'), ('sid')) v(k);
+	INSERT INTO nicelogin_deactivated_users (user_id)
+		SELECT md5(g::text)::uuid FROM generate_series(1, 50000) g;
+});
+$primary->wait_for_catchup($standby);
+bg_check('alice2', 'valid', 'at scale: carol valid in the connected standby session');
+bg_check('bob', 'revoked', 'at scale: bob still revoked');
+$primary->safe_psql('postgres', "SELECT nicelogin_revoke_sid('sid-carol-1')");
+$primary->wait_for_catchup($standby);
+bg_check('alice2', 'revoked', 'at scale: carol revoked after replay');
+$primary->safe_psql('postgres', "DELETE FROM nicelogin_revocations WHERE value = 'sid-carol-1'");
+$primary->wait_for_catchup($standby);
+bg_check('alice2', 'valid', 'at scale: carol valid again after the unrevoke replayed');
+is(bgq(q{SELECT sum(total_bytes) < 256 * 1024 FROM pg_backend_memory_contexts WHERE name LIKE 'nicelogin%'},
+		'memory at scale'),
+	't', 'at scale: the standby session holds nothing of the tables in memory');
+$primary->safe_psql('postgres',
+	'DELETE FROM nicelogin_deactivated_users; DELETE FROM nicelogin_revocations WHERE value LIKE \'%-other-%\'');
+$primary->wait_for_catchup($standby);
+
 $bg->quit;
 
 # A new standby session sees the same.
