@@ -46,7 +46,8 @@ nl_use_major() {
 		pkg-config libipc-run-perl make gcc python3 valgrind
 	)
 }
-nl_use_major "$NL_HOST_MAJOR"
+# a script run by test/run-tests.sh gets that run's major in NL_PG_MAJOR (and NL_PGBIN)
+nl_use_major "${NL_PG_MAJOR:-$NL_HOST_MAJOR}"
 
 nl_log() { printf '%s\n' "$*" >&2; }
 nl_die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }

@@ -248,6 +248,8 @@ fi
 
 nl_use_major "${MAJORS[0]}"
 NAME_PREFIX=pg$NL_PG_MAJOR/
+# for the scripts (test/lib.sh reads both)
+export NL_PG_MAJOR NL_PGBIN
 export PATH=$NL_PGBIN:$PATH
 
 nl_heading "dependencies (PostgreSQL $NL_PG_MAJOR${NL_IN_CHROOT:+, in the $NL_IN_CHROOT chroot})"
