@@ -2,7 +2,7 @@
 """Bounded work on hostile input: what the calls an attacker can build cost now,
 beside a plain nicelogin_jws_verify with the fixture JWKS in the same run, and
 how long a call takes to end after pg_cancel_backend.  Needs a running server
-with nicelogin installed (PGHOST/PGPORT, a superuser); bench/bounded.sh starts
+with nicelogin installed (PGHOST/PGPORT, a superuser); bench/run.sh bounded starts
 one.  Prints medians of ROUNDS runs.  Not a test: nothing here fails on a
 figure."""
 import json
@@ -14,6 +14,10 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import lit, psql as _psql  # noqa: E402
+
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 DB = os.environ.get("BENCH_DB", "nicelogin_bench_bounded")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,21 +28,17 @@ SLOW = json.loads(re.search(r"^\\set jwks_slow '(.*)'$",
                             open(os.path.join(FIXTURES, "tokens.sql")).read(), re.M).group(1))
 
 
+def psql(sql, db=None):
+    return _psql(sql, db or DB)
+
+
 def b64url(b):
     import base64
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
-def lit(s):
-    return "'" + s.replace("'", "''") + "'"
 
 
-def psql(sql, db=DB):
-    out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db],
-                         input=sql, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit("psql failed:\n%s" % out.stderr)
-    return out.stdout
 
 
 def odd_modulus(bits, rng):

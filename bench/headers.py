@@ -14,6 +14,10 @@ import statistics
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import lit, psql as _psql  # noqa: E402
+
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 DB = os.environ.get("BENCH_DB", "nicelogin_bench_headers")
@@ -24,16 +28,12 @@ JWKS = open(os.path.join(FIXTURES, "jwks.json")).read()
 SIZES = (1024, 8 * 1024, 48 * 1024)
 
 
-def psql(sql, db=DB):
-    out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db],
-                         input=sql, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit("psql failed:\n%s\n%s" % (sql[:2000], out.stderr))
-    return out.stdout
 
 
-def lit(s):
-    return "'" + s.replace("'", "''") + "'"
+
+
+def psql(sql, db=None):
+    return _psql(sql, db or DB)
 
 
 def headers(size):

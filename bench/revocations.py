@@ -27,6 +27,10 @@ import threading
 import time
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import lit, psql as _psql  # noqa: E402
+
+sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "test"))
 import nljwt  # noqa: E402
@@ -44,16 +48,12 @@ KEY = os.path.join(FIXTURES, "keys", "rs256.pem")
 JWKS = open(os.path.join(FIXTURES, "jwks.json")).read()
 
 
-def psql(sql, db=DB):
-    out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db],
-                         input=sql, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit("psql failed:\n%s\n%s" % (sql[:2000], out.stderr))
-    return out.stdout
 
 
-def lit(s):
-    return "'" + s.replace("'", "''") + "'"
+
+
+def psql(sql, db=None):
+    return _psql(sql, db or DB)
 
 
 def tokens():

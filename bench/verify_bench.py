@@ -10,6 +10,10 @@ import statistics
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import lit, psql as _psql  # noqa: E402
+
 N = int(os.environ.get("BENCH_VERIFY_N", "20000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 DB = os.environ.get("BENCH_DB", "nicelogin_bench_verify")
@@ -22,16 +26,12 @@ CASES = [("RS256", "rs256", ["rsa2048"], r"^rsa 2048 bits\s+\S+\s+\S+\s+\S+\s+([
          ("EdDSA", "eddsa", ["ed25519"], r"^\s*253 bits EdDSA \(Ed25519\)\s+\S+\s+\S+\s+\S+\s+([\d.]+)")]
 
 
-def lit(s):
-    return "'" + s.replace("'", "''") + "'"
 
 
-def psql(sql, db=DB):
-    out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db],
-                         input=sql, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit("psql failed:\n%s" % out.stderr)
-    return out.stdout
+
+
+def psql(sql, db=None):
+    return _psql(sql, db or DB)
 
 
 def nicelogin_rate(token):

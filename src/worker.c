@@ -259,30 +259,33 @@ worker_exit(int code, Datum arg)
 	SpinLockRelease(&nl_shared->mutex);
 }
 
+/* What the worker does in a transaction of its own; schema is InvalidOid without the extension. */
+typedef int64 (*WorkerTask) (Oid schema);
+
 /*
- * One refresh in its own transaction; returns false (logged) on failure.
- *
- * With nicelogin.worker_role set, the worker connects as that role and
- * refreshes with its privileges only.  Otherwise it connects as the
+ * Runs task in a transaction of its own, with the privileges the worker
+ * acts with.  With nicelogin.worker_role set, the worker connects as that
+ * role and works with its privileges only.  Otherwise it connects as the
  * bootstrap superuser (a background worker must name a role, and it cannot
- * know the extension's owner before it has connected), and the refresh runs
- * as the extension's owner, as PostgreSQL runs maintenance as a table's
- * owner: with SECURITY_RESTRICTED_OPERATION (no SET ROLE, no temporary
- * objects).  Either way search_path is pinned to pg_catalog, pg_temp (set
- * once for the whole session, above any database or role setting, and again
- * around the refresh), so that nothing a database owner placed on the path
- * runs with our privilege.  The error path's transaction abort restores the
- * user and the settings.
+ * know the extension's owner before it has connected), and the task runs as
+ * the extension's owner, as PostgreSQL runs maintenance as a table's owner:
+ * with SECURITY_RESTRICTED_OPERATION (no SET ROLE, no temporary objects).
+ * Either way search_path is pinned to pg_catalog, pg_temp (set once for the
+ * whole session, above any database or role setting, and again around the
+ * task), so that nothing a database owner placed on the path runs with our
+ * privilege.  Returns true and the task's result, or false and the error
+ * (in loopcxt; the transaction's abort restored the user and the settings).
  */
 static bool
-worker_refresh(MemoryContext loopcxt, bool early)
+worker_run(MemoryContext loopcxt, const char *activity, WorkerTask task,
+		   int64 *result, ErrorData **error)
 {
 	volatile bool ok = false;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, early ? "refreshing JWKS (unknown kid)" : "refreshing JWKS");
+	pgstat_report_activity(STATE_RUNNING, activity);
 
 	PG_TRY();
 	{
@@ -291,50 +294,115 @@ worker_refresh(MemoryContext loopcxt, bool early)
 		Oid			save_userid;
 		int			save_sec_context;
 		int			save_nestlevel;
-		int			keys;
 
-		if (!OidIsValid(schema))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("extension \"nicelogin\" is not installed in database \"%s\"", nl_database),
-					 errhint("Run CREATE EXTENSION nicelogin there, or set nicelogin.database.")));
 		GetUserIdAndSecContext(&save_userid, &save_sec_context);
-		SetUserIdAndSecContext(connected_as_role ? save_userid : owner,
+		SetUserIdAndSecContext(connected_as_role || !OidIsValid(owner) ? save_userid : owner,
 							   save_sec_context |
 							   SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);
 		save_nestlevel = nl_pin_search_path();
-		keys = nl_refresh_jwks(schema);
+		*result = task(schema);
 		nl_unpin_search_path(save_nestlevel);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
-		nl_worker_record(true, "refresh worker", keys, NULL);
-		ereport(LOG,
-				(errmsg("nicelogin refreshed the JWKS: %d keys%s", keys,
-						early ? " (early: a token named an unknown kid)" : "")));
 		ok = true;
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		MemoryContextSwitchTo(loopcxt);
-		edata = CopyErrorData();
+		*error = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		nl_worker_record(false, NULL, 0, edata->message);
-		ereport(LOG,
-				(errcode(edata->sqlerrcode),
-				 errmsg("nicelogin could not refresh the JWKS: %s", edata->message),
-				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-				 errhint("The stored keys were kept; the worker tries again later.")));
-		FreeErrorData(edata);
 	}
 	PG_END_TRY();
 
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return ok;
+}
+
+/* Fetches and stores the key set: nl_refresh_jwks(), the path of nicelogin_refresh_jwks(). */
+static int64
+refresh_task(Oid schema)
+{
+	if (!OidIsValid(schema))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("extension \"nicelogin\" is not installed in database \"%s\"", nl_database),
+				 errhint("Run CREATE EXTENSION nicelogin there, or set nicelogin.database.")));
+	return nl_refresh_jwks(schema);
+}
+
+/* One refresh; returns false (logged) on failure. */
+static bool
+worker_refresh(MemoryContext loopcxt, bool early)
+{
+	int64		keys = 0;
+	ErrorData  *edata = NULL;
+
+	if (worker_run(loopcxt, early ? "refreshing JWKS (unknown kid)" : "refreshing JWKS",
+				   refresh_task, &keys, &edata))
+	{
+		nl_worker_record(true, "refresh worker", (int) keys, NULL);
+		ereport(LOG,
+				(errmsg("nicelogin refreshed the JWKS: %d keys%s", (int) keys,
+						early ? " (early: a token named an unknown kid)" : "")));
+		return true;
+	}
+	nl_worker_record(false, NULL, 0, edata->message);
+	ereport(LOG,
+			(errcode(edata->sqlerrcode),
+			 errmsg("nicelogin could not refresh the JWKS: %s", edata->message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+			 errhint("The stored keys were kept; the worker tries again later.")));
+	FreeErrorData(edata);
+	return false;
+}
+
+/* How often the worker deletes expired revocations. */
+#define NL_PURGE_INTERVAL_MS (3600 * 1000)
+
+/* Deletes every expired revocation: nicelogin_purge_revocations(). */
+static int64
+purge_task(Oid schema)
+{
+	int64		purged = 0;
+	bool		isnull;
+
+	if (!OidIsValid(schema))
+		return 0;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(psprintf("SELECT %s.nicelogin_purge_revocations()",
+							 quote_identifier(get_namespace_name(schema))),
+					false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not purge expired revocations");
+	purged = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		purged = 0;
+	SPI_finish();
+	return purged;
+}
+
+/* One purge; failures are logged. */
+static void
+worker_purge(MemoryContext loopcxt)
+{
+	int64		purged = 0;
+	ErrorData  *edata = NULL;
+
+	if (worker_run(loopcxt, "purging expired revocations", purge_task, &purged, &edata))
+	{
+		if (purged > 0)
+			ereport(LOG,
+					(errmsg("nicelogin purged %lld expired revocations", (long long) purged)));
+		return;
+	}
+	ereport(LOG,
+			(errcode(edata->sqlerrcode),
+			 errmsg("nicelogin could not purge expired revocations: %s", edata->message),
+			 errhint("The worker tries again in an hour.")));
+	FreeErrorData(edata);
 }
 
 /* Settings the worker pins, whatever the database's and role's settings say. */
@@ -350,79 +418,6 @@ static const char *const worker_settings[][2] = {
 	{"transaction_timeout", "0"},
 #endif
 };
-
-/* How often the worker deletes expired revocations. */
-#define NL_PURGE_INTERVAL_MS (3600 * 1000)
-
-/*
- * Deletes every expired revocation (nicelogin_purge_revocations()) in its
- * own transaction, as the refresh does: as the extension's owner or
- * nicelogin.worker_role, with search_path pinned.  Failures are logged.
- */
-static void
-worker_purge(MemoryContext loopcxt)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "purging expired revocations");
-
-	PG_TRY();
-	{
-		Oid			owner = InvalidOid;
-		Oid			schema = extension_schema_by_name(&owner);
-		Oid			save_userid;
-		int			save_sec_context;
-		int			save_nestlevel;
-		int64		purged = 0;
-
-		if (OidIsValid(schema))
-		{
-			GetUserIdAndSecContext(&save_userid, &save_sec_context);
-			SetUserIdAndSecContext(connected_as_role ? save_userid : owner,
-								   save_sec_context |
-								   SECURITY_LOCAL_USERID_CHANGE |
-								   SECURITY_RESTRICTED_OPERATION);
-			save_nestlevel = nl_pin_search_path();
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			if (SPI_execute(psprintf("SELECT %s.nicelogin_purge_revocations()",
-									 quote_identifier(get_namespace_name(schema))),
-							false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-				elog(ERROR, "could not purge expired revocations");
-			{
-				bool		isnull;
-				Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-				purged = isnull ? 0 : DatumGetInt64(d);
-			}
-			SPI_finish();
-			nl_unpin_search_path(save_nestlevel);
-			SetUserIdAndSecContext(save_userid, save_sec_context);
-		}
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		if (purged > 0)
-			ereport(LOG,
-					(errmsg("nicelogin purged %lld expired revocations", (long long) purged)));
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(loopcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ereport(LOG,
-				(errcode(edata->sqlerrcode),
-				 errmsg("nicelogin could not purge expired revocations: %s", edata->message),
-				 errhint("The worker tries again in an hour.")));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
-}
 
 void
 nl_worker_main(Datum arg)

@@ -123,11 +123,18 @@ sub check_clean
 }
 
 # 1. database-level search_path; the worker restarts and stores a changed set
+# (and, at start, purges expired revocations: one past its day of grace, one not)
+$node->safe_psql('app', q{INSERT INTO nicelogin.nicelogin_revocations (kind, value, expires_at)
+	VALUES ('jti', 'long-expired', pg_catalog.now() - interval '3 days'), ('jti', 'recent', pg_catalog.now() - interval '1 hour')});
 my $want = serve_without('ec256');
 $node->restart;
 ok( defined wait_for_value($node, 'app', $kids_sql, $want, 30),
 	'database-level search_path: the restarted worker stored the changed key set');
 check_clean('database-level search_path');
+ok( defined wait_for_value($node, 'app',
+		q{SELECT string_agg(value, ',' ORDER BY value) FROM nicelogin.nicelogin_revocations}, 'recent', 30),
+	'the worker purged the expired revocation at start, and kept the one within its day');
+like(slurp_file($node->logfile), qr/nicelogin purged 1 expired revocations/, 'the purge is logged');
 
 # 2. role-level search_path of the role the worker connects as (the bootstrap
 #    superuser; a superuser's mistake, or one made for it)
