@@ -22,7 +22,7 @@ DATA         = $(wildcard $(EXTENSION)--*.sql)
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
 REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation limits secrets revoke lists store search_path upgrade
-ISOLATION    = key_change deactivation_race
+ISOLATION    = key_change deactivation_race long_transaction
 TAP_TESTS    = 1
 
 PG_CONFIG   ?= pg_config

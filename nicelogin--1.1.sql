@@ -205,7 +205,7 @@ RETURNS timestamptz
 AS 'MODULE_PATHNAME', 'nicelogin_purge_before'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION nicelogin_purge_before() IS
-    'the time before which an expired revocation may be purged: now() minus a day, or minus nicelogin.leeway if longer';
+    'the time before which an expired revocation may be purged: now() minus a day, or minus the longest nicelogin.leeway (this session''s, any database''s or role''s) if longer';
 REVOKE ALL ON FUNCTION nicelogin_purge_before() FROM PUBLIC;
 
 CREATE FUNCTION nicelogin_purge_revocations(max_rows integer)
@@ -242,13 +242,15 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-    INSERT INTO @extschema@.nicelogin_revocations (kind, value, expires_at)
+    INSERT INTO @extschema@.nicelogin_revocations AS r (kind, value, expires_at)
     VALUES ('jti', jti, expires_at)
-    ON CONFLICT (kind, value) DO UPDATE SET expires_at = EXCLUDED.expires_at;
+    ON CONFLICT (kind, value) DO UPDATE SET expires_at =
+        CASE WHEN r.expires_at IS NULL OR EXCLUDED.expires_at IS NULL THEN NULL
+             ELSE GREATEST(r.expires_at, EXCLUDED.expires_at) END;
     SELECT @extschema@.nicelogin_purge_revocations(100);
 END;
 COMMENT ON FUNCTION nicelogin_revoke_jti(text, timestamptz) IS
-    'refuses the token with this jti from commit on; the entry is purged a day (or nicelogin.leeway) after expires_at; each call also purges up to 100 expired entries';
+    'refuses the token with this jti from commit on; an existing entry keeps the later expiry (NULL: for good); the entry is purged a day (or the longest nicelogin.leeway) after expires_at; each call also purges up to 100 expired entries';
 REVOKE ALL ON FUNCTION nicelogin_revoke_jti(text, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION nicelogin_revoke_sid(sid text, expires_at timestamptz DEFAULT NULL)
@@ -256,13 +258,15 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-    INSERT INTO @extschema@.nicelogin_revocations (kind, value, expires_at)
+    INSERT INTO @extschema@.nicelogin_revocations AS r (kind, value, expires_at)
     VALUES ('sid', sid, expires_at)
-    ON CONFLICT (kind, value) DO UPDATE SET expires_at = EXCLUDED.expires_at;
+    ON CONFLICT (kind, value) DO UPDATE SET expires_at =
+        CASE WHEN r.expires_at IS NULL OR EXCLUDED.expires_at IS NULL THEN NULL
+             ELSE GREATEST(r.expires_at, EXCLUDED.expires_at) END;
     SELECT @extschema@.nicelogin_purge_revocations(100);
 END;
 COMMENT ON FUNCTION nicelogin_revoke_sid(text, timestamptz) IS
-    'refuses every token of this session (sid) from commit on; the entry is purged a day (or nicelogin.leeway) after expires_at; each call also purges up to 100 expired entries';
+    'refuses every token of this session (sid) from commit on; an existing entry keeps the later expiry (NULL: for good); the entry is purged a day (or the longest nicelogin.leeway) after expires_at; each call also purges up to 100 expired entries';
 REVOKE ALL ON FUNCTION nicelogin_revoke_sid(text, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION nicelogin_revoke_token(token text)

@@ -24,6 +24,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -37,7 +38,6 @@ PG_FUNCTION_INFO_V1(nicelogin_set_jwks);
 
 static MemoryContext cache_cxt = NULL;	/* everything loaded lives here */
 static bool cache_valid = false;
-static bool cache_provisional = false;	/* loaded in parallel mode */
 static uint64 cache_generation = 1;
 
 static Oid	keys_relid = InvalidOid;
@@ -64,16 +64,45 @@ relcache_callback(Datum arg, Oid relid)
 }
 
 /*
- * A cache loaded inside a parallel operation used the statement's snapshot,
- * not the latest one; it is trusted for that transaction only.
+ * A fresh MVCC snapshot, registered: the latest committed state.  It sees
+ * every commit whose invalidation we have processed, and our own
+ * transaction's changes.  GetLatestSnapshot() refuses in a parallel
+ * operation, and the active snapshot there may be the transaction's (under
+ * REPEATABLE READ, from before a revocation the leader already sees); a
+ * parallel worker must see the same latest state, so there we take one
+ * ourselves.  Only ever used to read the extension's tables, never to
+ * answer a query.
  */
-static void
-xact_callback(XactEvent event, void *arg)
+Snapshot
+nl_register_fresh_snapshot(void)
 {
-	if (cache_provisional)
+	static SnapshotData fresh;	/* zeroed: SNAPSHOT_MVCC, arrays made on first use */
+
+	if (!IsInParallelMode())
+		return RegisterSnapshot(GetLatestSnapshot());
+	return RegisterSnapshot(GetSnapshotData(&fresh));
+}
+
+/*
+ * Processes pending invalidations once per statement.  PostgreSQL does so
+ * when a statement takes a lock it does not hold yet; an EXECUTE of a
+ * prepared statement or a PL/pgSQL statement whose locks the transaction
+ * already holds would otherwise keep answering from before a committed
+ * revocation for the rest of the transaction.
+ */
+void
+nl_accept_invalidations(void)
+{
+	static TimestampTz last_statement = 0;
+	static TimestampTz last_xact = 0;
+	TimestampTz stmt = GetCurrentStatementStartTimestamp();
+	TimestampTz xact = GetCurrentTransactionStartTimestamp();
+
+	if (stmt != last_statement || xact != last_xact)
 	{
-		cache_provisional = false;
-		cache_valid = false;
+		last_statement = stmt;
+		last_xact = xact;
+		AcceptInvalidationMessages();
 	}
 }
 
@@ -81,7 +110,6 @@ void
 nl_keycache_init(void)
 {
 	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
-	RegisterXactCallback(xact_callback, NULL);
 }
 
 uint64
@@ -173,7 +201,6 @@ load_cache(Oid schema)
 {
 	Relation	keys_rel;
 	Snapshot	snap;
-	bool		registered = false;
 	char	   *jwks_text;
 	char	   *emsg = NULL;
 	char	   *edetail = NULL;
@@ -184,27 +211,10 @@ load_cache(Oid schema)
 	/* lock first: taking a lock may process invalidations */
 	keys_rel = table_open(keys_relid, AccessShareLock);
 
-	/*
-	 * The latest snapshot sees every commit whose invalidation we have
-	 * processed, and our own transaction's changes.  A parallel operation
-	 * cannot take one, so there the statement's snapshot serves, for this
-	 * transaction only.
-	 */
-	if (IsInParallelMode())
-	{
-		snap = GetActiveSnapshot();
-		cache_provisional = true;
-	}
-	else
-	{
-		snap = RegisterSnapshot(GetLatestSnapshot());
-		registered = true;
-	}
+	snap = nl_register_fresh_snapshot();
 
 	jwks_text = read_keys(keys_rel, snap);
-
-	if (registered)
-		UnregisterSnapshot(snap);
+	UnregisterSnapshot(snap);
 	/* locks are kept to the end of the transaction, as for any reader */
 	table_close(keys_rel, NoLock);
 

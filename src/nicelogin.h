@@ -14,6 +14,7 @@
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
+#include "utils/snapshot.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -274,6 +275,10 @@ extern const NlKeySet *nl_keycache_get(Oid fn_oid);
 /* Generation of the cached keys; changes whenever they are dropped. */
 extern uint64 nl_keycache_generation(void);
 extern Oid	nl_extension_schema(Oid fn_oid);
+/* A fresh registered snapshot of the latest committed state, also in parallel mode. */
+extern Snapshot nl_register_fresh_snapshot(void);
+/* Processes pending invalidations, once per statement. */
+extern void nl_accept_invalidations(void);
 /* The OID of a table of the extension, or an ERROR saying it is missing. */
 extern Oid	nl_table_relid(const char *name, Oid schema);
 extern void nl_keycache_init(void);

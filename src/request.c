@@ -131,7 +131,8 @@ current_request(FunctionCallInfo fcinfo)
 	char	   *token;
 	MemoryContext oldcxt;
 
-	/* a pending key invalidation is resolved first (the generation may move) */
+	/* pending invalidations are resolved first (the generations may move) */
+	nl_accept_invalidations();
 	(void) nl_keycache_get(fcinfo->flinfo->fn_oid);
 	if (request_state_current())
 	{

@@ -31,11 +31,15 @@
 #include "access/genam.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_db_role_setting.h"
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
@@ -53,14 +57,16 @@ PG_FUNCTION_INFO_V1(nicelogin_purge_before);
 #define NL_PURGE_BATCH 100
 
 static uint64 lists_generation = 1;
-static bool lists_provisional = false;	/* looked up in parallel mode */
 static Oid	deactivated_relid = InvalidOid;
 static Oid	revocations_relid = InvalidOid;
+static bool relids_stale = true;	/* look the OIDs up again at the next lookup */
 
 /*
  * Relcache callback: a change to either table (or a reset of all) makes
- * every cached answer about them old; the OIDs are looked up again too (the
- * extension may have been dropped and created anew).  Reads nothing.
+ * every cached answer about them old, and the OIDs are looked up again at
+ * the next lookup (the extension may have been dropped and created anew;
+ * a drop invalidates the old OIDs first).  The old OIDs stay for matching
+ * meanwhile.  Reads nothing.
  */
 static void
 lists_relcache_callback(Datum arg, Oid relid)
@@ -68,21 +74,7 @@ lists_relcache_callback(Datum arg, Oid relid)
 	if (relid == InvalidOid || relid == deactivated_relid || relid == revocations_relid)
 	{
 		lists_generation++;
-		deactivated_relid = revocations_relid = InvalidOid;
-	}
-}
-
-/*
- * A lookup inside a parallel operation used the statement's snapshot, not
- * the latest one; its answers are trusted for that transaction only.
- */
-static void
-lists_xact_callback(XactEvent event, void *arg)
-{
-	if (lists_provisional)
-	{
-		lists_provisional = false;
-		lists_generation++;
+		relids_stale = true;
 	}
 }
 
@@ -90,7 +82,6 @@ void
 nl_revocation_init(void)
 {
 	CacheRegisterRelcacheCallback(lists_relcache_callback, (Datum) 0);
-	RegisterXactCallback(lists_xact_callback, NULL);
 }
 
 uint64
@@ -134,38 +125,26 @@ NlResult
 nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti, const char *sid)
 {
 	Snapshot	snap;
-	bool		registered = false;
 	NlResult	r = NL_VALID;
-	Oid			deactivated;
-	Oid			revocations;
+	Oid			deactivated = deactivated_relid;
+	Oid			revocations = revocations_relid;
 
-	if (!OidIsValid(deactivated_relid) || !OidIsValid(revocations_relid))
+	/*
+	 * Looked up into locals, then kept: a lookup, and opening a table below,
+	 * may process invalidations, which mark the kept ones stale.
+	 */
+	if (relids_stale || !OidIsValid(deactivated) || !OidIsValid(revocations))
 	{
 		Oid			schema = nl_extension_schema(fn_oid);
 
-		deactivated_relid = nl_table_relid("nicelogin_deactivated_users", schema);
-		revocations_relid = nl_table_relid("nicelogin_revocations", schema);
+		relids_stale = false;
+		deactivated = nl_table_relid("nicelogin_deactivated_users", schema);
+		revocations = nl_table_relid("nicelogin_revocations", schema);
+		deactivated_relid = deactivated;
+		revocations_relid = revocations;
 	}
-	/* local copies: opening a table processes invalidations, which clear the statics */
-	deactivated = deactivated_relid;
-	revocations = revocations_relid;
 
-	/*
-	 * The latest snapshot sees every commit whose invalidation we have
-	 * processed, and our own transaction's changes.  A parallel operation
-	 * cannot take one, so there the statement's snapshot serves, for this
-	 * transaction only.
-	 */
-	if (IsInParallelMode())
-	{
-		snap = GetActiveSnapshot();
-		lists_provisional = true;
-	}
-	else
-	{
-		snap = RegisterSnapshot(GetLatestSnapshot());
-		registered = true;
-	}
+	snap = nl_register_fresh_snapshot();
 
 	if (sub != NULL)
 	{
@@ -189,8 +168,7 @@ nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti, const char *si
 			r = NL_REVOKED;
 	}
 
-	if (registered)
-		UnregisterSnapshot(snap);
+	UnregisterSnapshot(snap);
 	return r;
 }
 
@@ -321,16 +299,60 @@ nicelogin_revoke_current_session(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The longest nicelogin.leeway among the per-database and per-role settings
+ * (pg_db_role_setting), in seconds; 0 when there is none.
+ */
+static int
+longest_stored_leeway(void)
+{
+	Relation	rel = table_open(DbRoleSettingRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tuple;
+	int			longest = 0;
+
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, Anum_pg_db_role_setting_setconfig,
+									 RelationGetDescr(rel), &isnull);
+		Datum	   *elems;
+		int			n;
+
+		CHECK_FOR_INTERRUPTS();
+		if (isnull)
+			continue;
+		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, NULL, &n);
+		for (int i = 0; i < n; i++)
+		{
+			char	   *item = TextDatumGetCString(elems[i]);
+			int			value;
+
+			if (strncmp(item, "nicelogin.leeway=", 17) == 0 &&
+				parse_int(item + 17, &value, GUC_UNIT_S, NULL))
+				longest = Max(longest, value);
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return longest;
+}
+
+/*
  * nicelogin_purge_before() returns timestamptz: revocations whose expires_at
- * is before it may be purged: a day ago, or nicelogin.leeway ago if that is
- * longer (a token stays valid for the leeway after its exp).  In C so that
- * the setting read is the real one: calling it loads the library, which
- * refuses a lesser role's SET of the placeholder.
+ * is before it may be purged: a day ago, or the longest nicelogin.leeway
+ * ago if that is longer (a token stays valid for the leeway after its exp),
+ * counting this session's value and every per-database and per-role one, so
+ * that a purge by a session with a shorter leeway cannot bring back a token
+ * that a role with a longer one would still accept.  In C so that the value
+ * read is the real setting: calling it loads the library, which refuses a
+ * lesser role's SET of the placeholder.
  */
 Datum
 nicelogin_purge_before(PG_FUNCTION_ARGS)
 {
-	int64		margin = Max((int64) SECS_PER_DAY, (int64) nl_leeway) * USECS_PER_SEC;
+	int64		leeway = Max(nl_leeway, longest_stored_leeway());
+	int64		margin = Max((int64) SECS_PER_DAY, leeway) * USECS_PER_SEC;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
 	/* now - margin cannot leave the range: margin is at most INT_MAX seconds */

@@ -170,6 +170,7 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 	}
 
 	/* first: a reload that finds other keys moves the generation the cache checks */
+	nl_accept_invalidations();
 	(void) nl_keycache_get(fn_oid);
 	cached = nl_tokencache_lookup(token, len, now);
 	if (cached)
