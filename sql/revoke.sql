@@ -73,3 +73,17 @@ RESET nicelogin.leeway;
 SELECT nicelogin_purge_revocations() AS purged;
 SELECT value FROM nicelogin_revocations ORDER BY value;
 DELETE FROM nicelogin_revocations;
+-- a role's (or database's) longer leeway counts too, whoever purges
+INSERT INTO nicelogin_revocations (kind, value, expires_at) VALUES ('sid', 'two-days-ago', now() - interval '2 days');
+ALTER ROLE regress_nl_app SET nicelogin.leeway = '3d';
+SELECT nicelogin_purge_revocations() AS purged_under_role_leeway;
+ALTER ROLE regress_nl_app RESET nicelogin.leeway;
+SELECT nicelogin_purge_revocations() AS purged;
+-- revoke_jti and revoke_sid never shorten a revocation either
+SELECT nicelogin_revoke_jti('for-good');
+SELECT nicelogin_revoke_jti('for-good', now() - interval '5 days');
+SELECT nicelogin_revoke_sid('sid-later', now() + interval '2 days');
+SELECT nicelogin_revoke_sid('sid-later', now() + interval '1 hour');
+SELECT kind, value, expires_at IS NULL AS for_good, expires_at > now() + interval '1 day' AS later_kept
+  FROM nicelogin_revocations ORDER BY kind, value;
+DELETE FROM nicelogin_revocations;
