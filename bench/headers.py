@@ -16,7 +16,7 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import lit, psql as _psql  # noqa: E402
+from benchlib import fresh_database, lit, psql as _psql  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
@@ -24,7 +24,6 @@ DB = os.environ.get("BENCH_DB", "nicelogin_bench_headers")
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "test", "fixtures")
 TOKEN = json.load(open(os.path.join(FIXTURES, "tokens.json")))["rs256"]
-JWKS = open(os.path.join(FIXTURES, "jwks.json")).read()
 SIZES = (1024, 8 * 1024, 48 * 1024)
 
 
@@ -43,11 +42,8 @@ def headers(size):
 
 
 def setup():
-    psql("DROP DATABASE IF EXISTS %s;" % DB, db="postgres")
-    psql("CREATE DATABASE %s;" % DB, db="postgres")
+    fresh_database(DB)
     psql("""
-        CREATE EXTENSION nicelogin;
-        SELECT nicelogin_set_jwks(%s);
         DO $$ BEGIN CREATE ROLE bench_app NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
         CREATE TABLE bench_rows (company_id uuid NOT NULL, id bigint NOT NULL);
         INSERT INTO bench_rows
@@ -58,7 +54,7 @@ def setup():
         ALTER TABLE bench_rows ENABLE ROW LEVEL SECURITY;
         CREATE POLICY p ON bench_rows TO bench_app USING (company_id = nicelogin_company_id());
         GRANT SELECT ON bench_rows TO bench_app;
-    """ % (lit(JWKS), ROWS))
+    """ % ROWS)
 
 
 def timed(setting, value):

@@ -28,7 +28,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import lit, psql as _psql  # noqa: E402
+from benchlib import fresh_database, lit, psql as _psql  # noqa: E402
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,7 +45,6 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CHURN = float(os.environ.get("BENCH_CHURN", "10"))
 FIXTURES = os.path.join(HERE, "..", "test", "fixtures")
 KEY = os.path.join(FIXTURES, "keys", "rs256.pem")
-JWKS = open(os.path.join(FIXTURES, "jwks.json")).read()
 
 
 
@@ -68,11 +67,8 @@ def tokens():
 
 
 def setup(toks):
-    psql("DROP DATABASE IF EXISTS %s;" % DB, db="postgres")
-    psql("CREATE DATABASE %s;" % DB, db="postgres")
+    fresh_database(DB)
     psql("""
-        CREATE EXTENSION nicelogin;
-        SELECT nicelogin_set_jwks(%s);
         DO $$ BEGIN CREATE ROLE bench_app NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
         CREATE TABLE docs (company_id uuid NOT NULL, id int NOT NULL);
         INSERT INTO docs SELECT format('%%s-aaaa-4aaa-8aaa-%%s', lpad(to_hex(g %% 20), 8, '0'),
@@ -85,7 +81,7 @@ def setup(toks):
         GRANT SELECT ON docs TO bench_app;
         CREATE TABLE toks (i int PRIMARY KEY, t text NOT NULL);
         GRANT SELECT ON toks TO bench_app;
-    """ % lit(JWKS))
+    """ % ())
     psql("INSERT INTO toks VALUES " + ",".join("(%d, %s)" % (i, lit(t)) for i, t in enumerate(toks)) + ";")
 
 

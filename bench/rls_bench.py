@@ -24,7 +24,7 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import lit, psql as _psql  # noqa: E402
+from benchlib import fresh_database, lit, psql as _psql  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
@@ -56,11 +56,8 @@ def psql(sql, db=None):
 
 
 def setup():
-    psql("DROP DATABASE IF EXISTS %s;" % DB, db="postgres")
-    psql("CREATE DATABASE %s;" % DB, db="postgres")
+    fresh_database(DB)
     psql("""
-        CREATE EXTENSION nicelogin;
-        SELECT nicelogin_set_jwks(%s);
         DO $$ BEGIN CREATE ROLE bench_app NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
         CREATE TABLE tenants AS
             SELECT CASE WHEN i = 1 THEN '%s'::uuid ELSE gen_random_uuid() END AS id
@@ -75,7 +72,7 @@ def setup():
         CREATE TABLE one_token (token text);
         INSERT INTO one_token VALUES (%s);
         GRANT SELECT ON one_token TO bench_app;
-    """ % (lit(JWKS), COMPANY, ROWS, lit(TOKEN)))
+    """ % (COMPANY, ROWS, lit(TOKEN)))
 
 
 def set_policy(name):
