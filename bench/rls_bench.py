@@ -34,7 +34,6 @@ FIXTURES = os.path.join(HERE, "..", "test", "fixtures")
 COMPANY = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"   # the fixture token's company_id
 
 TOKENS = json.load(open(os.path.join(FIXTURES, "tokens.json")))
-JWKS = open(os.path.join(FIXTURES, "jwks.json")).read()
 TOKEN = TOKENS["rs256"]
 # what PostgREST puts in request.jwt.claims: the token's whole payload
 CLAIMS = __import__("base64").urlsafe_b64decode(TOKEN.split(".")[1] + "==").decode()
