@@ -327,13 +327,15 @@ stored_key_texts(Oid schema, int *n)
 {
 	Relation	rel = table_open(nl_table_relid("nicelogin_keys", schema), AccessShareLock);
 	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), "jwk");
+	Snapshot	snap;
 	TableScanDesc scan;
 	HeapTuple	tuple;
 	List	   *texts = NIL;
 	char	  **arr;
 
 	/* the caller holds a lock that excludes writers: the latest snapshot is exact */
-	scan = table_beginscan(rel, GetLatestSnapshot(), 0, NULL);
+	snap = nl_register_fresh_snapshot();
+	scan = table_beginscan(rel, snap, 0, NULL);
 	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		bool		isnull;
@@ -345,6 +347,7 @@ stored_key_texts(Oid schema, int *n)
 		texts = lappend(texts, JsonbToCString(NULL, &DatumGetJsonbP(d)->root, 0));
 	}
 	table_endscan(scan);
+	UnregisterSnapshot(snap);
 	table_close(rel, NoLock);
 	arr = sorted_array(texts, n);
 	list_free(texts);

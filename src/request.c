@@ -73,7 +73,7 @@ bearer_token(const char *value)
 /*
  * Room for the headers other than the token's in request.headers; longer
  * headers are ignored (no token), as any role can set that setting and it is
- * compared on every row and parsed on every change.
+ * parsed on every change.
  */
 #define NL_MAX_OTHER_HEADERS_LEN (64 * 1024)
 
@@ -111,6 +111,12 @@ current_token(const char *headers)
 	return auth ? bearer_token(auth) : NULL;
 }
 
+char *
+nl_request_token(void)
+{
+	return current_token(nl_token && nl_token[0] ? NULL : request_headers());
+}
+
 /* Is the remembered answer still the answer? */
 static inline bool
 request_state_current(void)
@@ -127,7 +133,6 @@ request_state_current(void)
 static const RequestState *
 current_request(FunctionCallInfo fcinfo)
 {
-	const char *headers = NULL;
 	char	   *token;
 	MemoryContext oldcxt;
 
@@ -147,9 +152,7 @@ current_request(FunctionCallInfo fcinfo)
 	MemoryContextReset(req_cxt);
 	memset(&req, 0, sizeof(req));
 
-	if (nl_token == NULL || nl_token[0] == '\0')
-		headers = request_headers();
-	token = current_token(headers);
+	token = nl_request_token();
 
 	/* remember what the answer depends on before verifying */
 	req.token_generation = nl_token_generation;
@@ -187,16 +190,11 @@ current_request(FunctionCallInfo fcinfo)
 	return &req;
 }
 
-char *
-nl_request_token(void)
-{
-	return current_token(nl_token && nl_token[0] ? NULL : request_headers());
-}
 
 Datum
 nicelogin_token(PG_FUNCTION_ARGS)
 {
-	char	   *token = current_token(nl_token && nl_token[0] ? NULL : request_headers());
+	char	   *token = nl_request_token();
 
 	if (token == NULL)
 		PG_RETURN_NULL();

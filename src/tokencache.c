@@ -12,8 +12,8 @@
  * generation) or a verification setting changes (policy generation).  A
  * change to the deactivated users or revocations drops nothing: an entry
  * keeps the lists generation its answer was made under, and verify.c looks
- * the token up again when that is old.  Memory stays bounded: entries are capped in number and each
- * is at most about twice nicelogin.max_token_length.
+ * the token up again when that is old.  Memory stays bounded: entries are
+ * capped in number and each is at most about twice nicelogin.max_token_length.
  */
 #include "nicelogin.h"
 

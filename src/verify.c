@@ -129,6 +129,15 @@ verify_uncached(const char *token, int len, Oid fn_oid, TimestampTz now,
 	return &scratch;
 }
 
+/* The answer for a token over nicelogin.max_token_length, refused before decoding. */
+static const NlVerified *
+too_long(void)
+{
+	memset(&scratch, 0, sizeof(scratch));
+	scratch.result = NL_TOO_LONG;
+	return &scratch;
+}
+
 /* A string claim of verified claims, or NULL. */
 static char *
 string_claim(Jsonb *claims, const char *name)
@@ -163,11 +172,7 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 	NlVerified *cached;
 
 	if (len > nl_max_token_length)
-	{
-		memset(&scratch, 0, sizeof(scratch));
-		scratch.result = NL_TOO_LONG;
-		return &scratch;
-	}
+		return too_long();
 
 	/* first: a reload that finds other keys moves the generation the cache checks */
 	nl_accept_invalidations();
@@ -188,11 +193,7 @@ const NlVerified *
 nl_verify_signed_token(const char *token, int len, Oid fn_oid)
 {
 	if (len > nl_max_token_length)
-	{
-		memset(&scratch, 0, sizeof(scratch));
-		scratch.result = NL_TOO_LONG;
-		return &scratch;
-	}
+		return too_long();
 	return verify_uncached(token, len, fn_oid, verification_time(), false);
 }
 
