@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # test/demo.sh -- the main job, end to end: build and install nicelogin, start a throwaway
-# PostgreSQL, load the fixture key set, verify a few tokens, then show row-level security giving
-# each company only its own invoices.
+# PostgreSQL and the stand-in NiceLogin API server, store the test key set, verify test tokens,
+# then show row-level security giving each company only its own invoices, refusing a write into
+# another company, and locking a deactivated user and a logged-out session out at once.
 #
 #   bash test/demo.sh          run the demo, then stop and remove the cluster
 #   bash test/demo.sh --keep   leave the cluster running and print how to connect
 #
 # Run as root from any folder (it installs packages and the extension; PostgreSQL runs as
 # postgres).  The cluster lives in $NICELOGIN_DEMO_DIR (default /tmp/nicelogin-demo), port 5498
-# (NICELOGIN_DEMO_PORT), database nicelogin_demo; a rerun replaces it.
+# (NICELOGIN_DEMO_PORT), database nicelogin_demo; the stand-in API server listens on
+# 127.0.0.1:18088 (NICELOGIN_DEMO_API_PORT).  A rerun replaces both.
+#
+# Every SQL statement printed is the text psql runs: :'alice' and the like are psql variables
+# holding the test tokens (printed in full once, in step 4).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -24,9 +29,20 @@ done
 
 DEMO_DIR=${NICELOGIN_DEMO_DIR:-/tmp/nicelogin-demo}
 DEMO_PORT=${NICELOGIN_DEMO_PORT:-5498}
+DEMO_API_PORT=${NICELOGIN_DEMO_API_PORT:-18088}
 DB=nicelogin_demo
 ALICE_COMPANY=aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa
 BOB_COMPANY=bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb
+
+cat <<'EOF'
+NiceLogin is an identity service: it signs JWTs for your users (claims sub = user id, email,
+company_id = tenant, exp, jti, sid) and publishes its public keys as a JWKS. nicelogin, this
+extension, verifies those tokens inside PostgreSQL against keys stored in a table, so that
+row-level-security policies trust a request's tenant only when its token checks out.
+
+The demo uses TEST keys and TEST tokens (test/gen_fixtures.py made them; they are not NiceLogin's)
+and a stand-in for NiceLogin's admin API (test/nicelogin_server.py) on loopback.
+EOF
 
 nl_heading "1. dependencies"
 nl_install_deps
@@ -44,7 +60,7 @@ FIXTURES=$NL_STAGE/test/fixtures
 [ -f "$FIXTURES/jwks.json" ] || nl_die "missing $FIXTURES/jwks.json (run test/gen_fixtures.py)"
 [ -f "$FIXTURES/tokens.json" ] || nl_die "missing $FIXTURES/tokens.json (run test/gen_fixtures.py)"
 
-nl_heading "3. a throwaway cluster"
+nl_heading "3. a throwaway cluster and the stand-in NiceLogin API"
 if [ "$KEEP" = 1 ]; then
 	NL_KEEP_CLUSTER=1
 else
@@ -53,115 +69,141 @@ fi
 nl_start_cluster "$DEMO_DIR" "$DEMO_PORT" 127.0.0.1
 export PGDATABASE=$DB
 psql -X -q -d postgres -c "CREATE DATABASE $DB"
+if [ "$KEEP" = 1 ]; then
+	echo "(the stand-in API server stops with the demo; the cluster keeps running)"
+fi
+nl_start_api_server "$DEMO_API_PORT" "$NL_STAGE"
 
-# psql -X, quiet, stop on the first error, with the fixture tokens as variables tok_<name>.
-TOKEN_NAMES=(rs256 expired alg_none rs256_bad_sig hs256_confusion_pem unknown_kid bob)
+# The test tokens, by what they are, as psql variables (name in test/fixtures/tokens.json).
+TOKENS=(
+	"alice=rs256"                      # Alice, Acme: valid (RS256)
+	"carol=alice2"                     # Carol, Acme: valid
+	"bob=bob"                          # Bob, Globex: valid
+	"expired=expired"                  # Alice's claims, exp in the past
+	"unsigned=alg_none"                # "alg": "none", no signature
+	"tampered=rs256_bad_sig"           # Alice's token with one byte of the signature changed
+	"key_confusion=hs256_confusion_pem" # HS256, "signed" with the RSA public key as HMAC secret
+	"unknown_key=unknown_kid"          # signed by a key that is not in the stored set
+)
 PSQL_VARS=()
-while IFS=$'\t' read -r name value; do
-	[ -n "$value" ] || echo "(no fixture token \"$name\" in tokens.json: using '')"
-	PSQL_VARS+=(-v "tok_$name=$value")
-done < <(python3 - "$FIXTURES/tokens.json" "${TOKEN_NAMES[@]}" <<'EOF'
-# Print "name<TAB>token" for each name asked; tokens.json maps names to a token string or to an
-# object holding it ("token", "jwt" or "value"), possibly under a top-level "tokens" member.
+while IFS=$'\t' read -r var value; do
+	[ -n "$value" ] || nl_die "no test token for :'$var' in test/fixtures/tokens.json (run test/gen_fixtures.py)"
+	PSQL_VARS+=(-v "$var=$value")
+done < <(python3 - "$FIXTURES/tokens.json" "${TOKENS[@]}" <<'EOF'
 import json, sys
 data = json.load(open(sys.argv[1]))
-if isinstance(data, dict) and isinstance(data.get("tokens"), (dict, list)):
-    data = data["tokens"]
-if isinstance(data, list):
-    data = {e.get("name"): e for e in data if isinstance(e, dict)}
-for name in sys.argv[2:]:
+for pair in sys.argv[2:]:
+    var, name = pair.split("=", 1)
     v = data.get(name, "")
-    if isinstance(v, dict):
-        v = v.get("token") or v.get("jwt") or v.get("value") or ""
-    print("%s\t%s" % (name, v if isinstance(v, str) else ""))
+    print("%s\t%s" % (var, v if isinstance(v, str) else ""))
 EOF
 )
-demo_psql() { psql -X -q -v ON_ERROR_STOP=1 --pset=null='(null)' "${PSQL_VARS[@]}" "$@"; }
 
-nl_heading "4. the extension and the key set"
-demo_psql -v jwks="$(cat "$FIXTURES/jwks.json")" <<'SQL'
-CREATE EXTENSION nicelogin;
-\echo SELECT nicelogin_set_jwks(<test/fixtures/jwks.json>);
-SELECT nicelogin_set_jwks(:'jwks'::jsonb) AS keys_stored;
-SELECT kid, kty, alg, use FROM nicelogin_key_list ORDER BY kid;
-SQL
-
-nl_heading "5. verifying fixture tokens"
-demo_psql <<'SQL'
-\echo nicelogin_check(token) says valid or why a token is refused;
-\echo nicelogin_claims(token) returns the payload of a valid token, else NULL.
-SELECT t.fixture,
-       nicelogin_check(t.token)                      AS nicelogin_check,
-       nicelogin_claims(t.token) ->> 'email'         AS "nicelogin_claims ->> 'email'",
-       nicelogin_claims(t.token) ->> 'company_id'    AS "nicelogin_claims ->> 'company_id'"
-FROM (VALUES ('rs256 (alice)',        :'tok_rs256'),
-             ('bob',                  :'tok_bob'),
-             ('expired',              :'tok_expired'),
-             ('alg_none',             :'tok_alg_none'),
-             ('rs256_bad_sig',        :'tok_rs256_bad_sig'),
-             ('hs256_confusion_pem',  :'tok_hs256_confusion_pem'),
-             ('unknown_kid',          :'tok_unknown_kid')) AS t(fixture, token);
-\echo 'All the claims of the rs256 token (alice):'
-SELECT jsonb_pretty(nicelogin_claims(:'tok_rs256')) AS nicelogin_claims;
-SQL
-
-nl_heading "6. row-level security: one database, two companies"
-# examples/multitenant.sql: companies, users, invoices; RLS policies on
-# company_id = nicelogin_company_id() for the role app.
-[ -f "$NL_STAGE/examples/multitenant.sql" ] || nl_die "missing examples/multitenant.sql"
-echo "loading examples/multitenant.sql"
-PGOPTIONS="-c client_min_messages=warning" demo_psql -f "$NL_STAGE/examples/multitenant.sql" >/dev/null
-
-demo_psql -v alice_co="$ALICE_COMPANY" -v bob_co="$BOB_COMPANY" <<'SQL'
-\echo Sample rows: two companies, their users (from the token claims), five invoices.
-INSERT INTO companies (id, name) VALUES (:'alice_co', 'Acme'), (:'bob_co', 'Globex');
-INSERT INTO users (id, company_id, email)
-SELECT (c ->> 'sub')::uuid, (c ->> 'company_id')::uuid, c ->> 'email'
-FROM (VALUES (nicelogin_claims(:'tok_rs256')), (nicelogin_claims(:'tok_bob'))) AS t(c);
-INSERT INTO invoices (company_id, customer, amount) VALUES
-    (:'alice_co', 'Initech',       120.00),
-    (:'alice_co', 'Umbrella',       75.50),
-    (:'bob_co',   'Hooli',         990.00),
-    (:'bob_co',   'Vandelay',       12.00),
-    (:'bob_co',   'Wonka',          42.00);
-\echo
-\echo All invoices, as the superuser (RLS does not apply to it):
-SELECT * FROM invoices ORDER BY id;
-
-SQL
-
-show_as_app() {
-	local title=$1 var=$2
-	echo
-	echo "--- as role app, $title ---"
-	if [ -n "$var" ]; then
-		echo "BEGIN; SET LOCAL ROLE app; SET LOCAL nicelogin.token = '<$var>'; SELECT * FROM invoices; COMMIT;"
-		demo_psql <<SQL
-BEGIN;
-SET LOCAL ROLE app;
-SET LOCAL nicelogin.token = :'$var';
-SELECT nicelogin_check(nicelogin_token()) AS token_check, nicelogin_email() AS email,
-       nicelogin_company_id() AS company_id;
-SELECT * FROM invoices ORDER BY 1;
-COMMIT;
-SQL
-	else
-		echo "BEGIN; SET LOCAL ROLE app; SELECT * FROM invoices; COMMIT;"
-		demo_psql <<'SQL'
-BEGIN;
-SET LOCAL ROLE app;
-SELECT nicelogin_company_id() AS company_id;
-SELECT * FROM invoices ORDER BY 1;
-COMMIT;
-SQL
+# sql "TEXT": print TEXT, then run exactly that text with psql (variables are substituted by psql)
+sql() {
+	printf '%s\n' "$1" | sed 's/^/    /'
+	printf '%s\n' "$1" | psql -X -q -v ON_ERROR_STOP=1 --pset=null='(null)' "${PSQL_VARS[@]}" \
+		-v jwks="$(cat "$FIXTURES/jwks.json")" -v api="http://127.0.0.1:$DEMO_API_PORT"
+}
+# sql_fails "TEXT": the same, for a statement that must fail (its error is shown)
+sql_fails() {
+	printf '%s\n' "$1" | sed 's/^/    /'
+	if printf '%s\n' "$1" | psql -X -q -v ON_ERROR_STOP=1 --pset=null='(null)' "${PSQL_VARS[@]}" 2>&1; then
+		nl_die "that statement should have failed"
 	fi
 }
-show_as_app "with alice's token (fixture rs256): only her company's invoices" tok_rs256
-show_as_app "with bob's token (fixture bob): only his company's invoices" tok_bob
-show_as_app "with a forged token (fixture rs256_bad_sig): nothing" tok_rs256_bad_sig
-show_as_app "with no token: nothing" ""
+say() { printf '\n'; printf '%s\n' "$@"; }
+
+nl_heading "4. the extension and the key set"
+say "Install it (as a superuser), and store the key set: nicelogin_set_jwks checks every key first." \
+	"(:'jwks' holds test/fixtures/jwks.json; in production the refresh worker or" \
+	" nicelogin_refresh_jwks() fetches NiceLogin's {base_url}/.well-known/jwks/{api_key}.)"
+sql "CREATE EXTENSION nicelogin;
+SELECT nicelogin_set_jwks(:'jwks') AS keys_stored;
+SELECT kid, kty, alg FROM nicelogin_key_list ORDER BY kid;"
+say "Alice's token, :'alice', in full (a JWT: header.payload.signature):"
+sql "\echo :alice"
+
+nl_heading "5. verifying test tokens"
+say "nicelogin_check(token) says valid or why a token is refused; nicelogin_claims(token) is the" \
+	"payload of a valid token, else NULL. Verification functions never raise an error."
+sql "SELECT t.token_is, nicelogin_check(t.token), nicelogin_claims(t.token) ->> 'email' AS email
+FROM (VALUES ('Alice at Acme',                         :'alice'),
+             ('Bob at Globex',                         :'bob'),
+             ('Alice''s, expired',                     :'expired'),
+             ('unsigned (alg: none)',                  :'unsigned'),
+             ('Alice''s, signature tampered',          :'tampered'),
+             ('HMAC with the RSA public key as secret', :'key_confusion'),
+             ('signed by a key not in the set',        :'unknown_key')) AS t(token_is, token);"
+
+nl_heading "6. row-level security: one database, two companies"
+say "examples/multitenant.sql: companies, users, invoices, with policies on" \
+	"company_id = nicelogin_company_id() for the role app, which owns nothing."
+[ -f "$NL_STAGE/examples/multitenant.sql" ] || nl_die "missing examples/multitenant.sql"
+PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -f "$NL_STAGE/examples/multitenant.sql" >/dev/null
+sql "INSERT INTO companies (id, name) VALUES
+    ('$ALICE_COMPANY', 'Acme'), ('$BOB_COMPANY', 'Globex');
+INSERT INTO users (id, company_id, email)
+    SELECT (c ->> 'sub')::uuid, (c ->> 'company_id')::uuid, c ->> 'email'
+    FROM (VALUES (nicelogin_claims(:'alice')), (nicelogin_claims(:'carol')), (nicelogin_claims(:'bob'))) AS t(c);
+INSERT INTO invoices (company_id, customer, amount) VALUES
+    ('$ALICE_COMPANY', 'Initech', 120.00), ('$ALICE_COMPANY', 'Umbrella', 75.50),
+    ('$BOB_COMPANY', 'Hooli', 990.00), ('$BOB_COMPANY', 'Vandelay', 12.00), ('$BOB_COMPANY', 'Wonka', 42.00);"
+
+say "Each request is a transaction of the role app, with the bearer token set for it alone" \
+	"(an application passes it as a bind parameter: set_config('nicelogin.token', \$1, true)):"
+for who in alice bob tampered; do
+	say "--- as app, with :'$who' ---"
+	sql "BEGIN;
+SET LOCAL ROLE app;
+SELECT set_config('nicelogin.token', :'$who', true) IS NOT NULL AS token_set;
+SELECT nicelogin_check(nicelogin_token()), nicelogin_email(), nicelogin_company_id();
+SELECT id, company_id, customer, amount FROM invoices ORDER BY id;
+COMMIT;"
+done
+say "--- as app, with no token: no rows ---"
+sql "BEGIN;
+SET LOCAL ROLE app;
+SELECT count(*) AS invoices_seen FROM invoices;
+COMMIT;"
+
+say "A write into another company is refused by the policy's WITH CHECK:"
+sql_fails "BEGIN;
+SET LOCAL ROLE app;
+SELECT set_config('nicelogin.token', :'alice', true) IS NOT NULL AS token_set;
+INSERT INTO invoices (company_id, customer, amount) VALUES ('$BOB_COMPANY', 'Sneaky', 1.00);
+COMMIT;"
+say "(Without a company_id the row gets Alice's own: the column defaults to nicelogin_company_id().)"
+
+nl_heading "7. deactivation and logout take effect at once"
+say "Deactivate Carol through NiceLogin's admin API (here the stand-in server). The call also" \
+	"records her locally, so from its commit every session refuses her tokens, long before exp:"
+sql "SET nicelogin.base_url = :'api';
+SET nicelogin.api_secret = 'test-api-secret';   -- the demo's test secret; in production postgresql.conf
+SELECT nicelogin_deactivate('33333333-3333-4333-8333-333333333333') AS deactivated;"
+sql "BEGIN;
+SET LOCAL ROLE app;
+SELECT set_config('nicelogin.token', :'carol', true) IS NOT NULL AS token_set;
+SELECT nicelogin_check(nicelogin_token()) AS carol, count(*) AS invoices_seen FROM invoices;
+COMMIT;"
+
+say "Bob logs out: the API revokes the session (sid) of the very token it holds, and" \
+	"nothing else. GRANT EXECUTE on that one function is all the app role needs:"
+sql "GRANT EXECUTE ON FUNCTION nicelogin_revoke_current_session() TO app;
+BEGIN;
+SET LOCAL ROLE app;
+SELECT set_config('nicelogin.token', :'bob', true) IS NOT NULL AS token_set;
+SELECT nicelogin_revoke_current_session() AS logged_out;
+COMMIT;"
+sql "SELECT nicelogin_check(:'bob') AS bob, nicelogin_check(:'alice') AS alice;"
 
 nl_heading "done"
+cat <<'EOF'
+Next steps:
+  README.md            the quick start snippet, every function, the settings, the security model
+  examples/            the same in an API: FastAPI, Flask, Django and Express apps, tested
+  bash test/run-tests.sh   every test, on PostgreSQL 15, 17 and 18
+EOF
 if [ "$KEEP" = 1 ]; then
 	cat <<EOF
 The cluster keeps running (data in $DEMO_DIR/data, log in $DEMO_DIR/postgres.log):

@@ -71,6 +71,7 @@ only_list() {
 		esac
 	done
 	out=${out//,/ }
+	out=${out# }
 	echo "${out:-none}"
 }
 # Is NAME selected in SUITE?
