@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""test/readme_snippets.py -- run the README's snippets as a reader would copy them.
+
+Every fenced block of README.md must follow a line
+
+    <!-- test: NAME -->
+
+naming how it is tested: NAME is a test below (its SQL runs exactly as printed, with the
+substitutions the test names, against a server, and its effect is checked), or one of
+"output" (a sample of output, not something to run), "covered-by PATH" (run by that test
+file of the repository, which must exist) and "not-run REASON" (printed as a SKIP line).  A block without such a line, or naming no test,
+fails: a new snippet gets a test or says which test covers it.
+
+Substitutions, the only changes made to a snippet before it runs:
+  $1, $2 ...       bind parameters: psql variables :'p1', :'p2' ... given by the test
+  '…'-literals     a single-quoted literal holding "…" (an elided value): the psql variable the
+                   test names (the fixture key set, say)
+
+Usage (test/scripts/readme_snippets.sh runs it against the suite's cluster):
+    python3 test/readme_snippets.py [README.md]
+Needs PGHOST/PGPORT/PGUSER of a superuser, NICELOGIN_API_URL (the stand-in server) and the
+fixtures in test/fixtures.  Each test uses a database of its own, dropped at the end.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIX = os.path.join(ROOT, "test", "fixtures")
+TOKENS = json.load(open(os.path.join(FIX, "tokens.json")))
+JWKS = open(os.path.join(FIX, "jwks.json")).read()
+ACME = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
+GLOBEX = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
+API = os.environ.get("NICELOGIN_API_URL", "http://127.0.0.1:18089")
+
+
+class Failure(Exception):
+    pass
+
+
+def psql_cmd(db):
+    cmd = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db]
+    if os.getuid() == 0:
+        cmd = ["runuser", "-u", os.environ.get("NL_PG_USER", "postgres"), "--"] + cmd
+    return cmd
+
+
+def psql(db, sql, variables=None, expect_error=None):
+    """Run sql in db; return stdout.  expect_error: a regex the error output must match."""
+    cmd = psql_cmd(db)
+    for k, v in (variables or {}).items():
+        cmd += ["-v", "%s=%s" % (k, v)]
+    p = subprocess.run(cmd, input=sql, capture_output=True, text=True, cwd="/")
+    if expect_error is not None:
+        if p.returncode == 0 or not re.search(expect_error, p.stderr):
+            raise Failure("expected an error matching %r, got status %d:\n%s%s"
+                          % (expect_error, p.returncode, p.stdout, p.stderr))
+        return p.stdout + p.stderr
+    if p.returncode != 0:
+        raise Failure("psql failed (status %d):\n--- SQL ---\n%s\n--- output ---\n%s%s"
+                      % (p.returncode, sql, p.stdout, p.stderr))
+    return p.stdout
+
+
+def one(db, sql, variables=None):
+    return psql(db, sql, variables).strip()
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+def fresh_db(name):
+    psql("postgres", "SET client_min_messages = warning;\nDROP DATABASE IF EXISTS %s;\n" % name)
+    psql("postgres", "CREATE DATABASE %s;\n" % name)
+
+
+def drop_db(name):
+    psql("postgres", "SET client_min_messages = warning;\nDROP DATABASE IF EXISTS %s WITH (FORCE);\n" % name)
+
+
+def ensure_role(name, login=False):
+    psql("postgres", "DO $$ BEGIN CREATE ROLE %s %s; EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n"
+         % (name, "LOGIN" if login else "NOLOGIN"))
+
+
+def substitute(sql, ellipsis_var=None):
+    out = re.sub(r"\$(\d+)", lambda m: ":'p%s'" % m.group(1), sql)
+    if ellipsis_var:
+        out, n = re.subn(r"'(?:[^']|'')*…(?:[^']|'')*'", ":'%s'" % ellipsis_var, out)
+        check(n > 0, "the snippet has no '…' literal to fill in")
+    return out
+
+
+def split_at(sql, marker):
+    i = sql.find(marker)
+    check(i >= 0, "the snippet lost its line %r" % marker)
+    return sql[:i], sql[i:]
+
+
+# A database where the extension is installed as the README's first snippet installs it (schema
+# nicelogin), with that schema on everyone's search_path: how "the snippets further down call
+# the functions unqualified".
+def schema_db(name):
+    fresh_db(name)
+    psql(name, "CREATE SCHEMA nicelogin;\nCREATE EXTENSION nicelogin SCHEMA nicelogin;\n"
+               "ALTER DATABASE %s SET search_path = \"$user\", public, nicelogin;\n" % name)
+    psql(name, "SELECT nicelogin_set_jwks(:'jwks');\n", {"jwks": JWKS})
+
+
+def as_role(role, body):
+    return "BEGIN;\nSET LOCAL ROLE %s;\n%s\nCOMMIT;\n" % (role, body)
+
+
+# ---------------------------------------------------------------- the tests, by name
+
+def t_opening(sql):
+    db = "nl_readme_opening"
+    fresh_db(db)
+    ensure_role("app")
+    try:
+        psql(db, "CREATE TABLE invoices (id int PRIMARY KEY, company_id uuid NOT NULL, customer text);\n"
+                 "INSERT INTO invoices VALUES (1, '%s', 'Initech'), (2, '%s', 'Hooli'), (3, '%s', 'Wonka');\n"
+                 % (ACME, GLOBEX, GLOBEX))
+        setup, request = split_at(sql, "-- per request")
+        psql(db, substitute(setup, "jwks"), {"jwks": JWKS})
+        # the request part, as the API's role app
+        for tok, want in (("rs256", "1|%s|Initech" % ACME), ("bob", "2|%s|Hooli\n3|%s|Wonka" % (GLOBEX, GLOBEX)),
+                          ("rs256_bad_sig", ""), ("expired", "")):
+            out = psql(db, "SET ROLE app;\n" + substitute(request), {"p1": TOKENS[tok]})
+            rows = "\n".join(l for l in out.strip().splitlines() if "|" in l)
+            check(rows == want, "as app with token %s: rows %r, want %r" % (tok, rows, want))
+        check(one(db, "SELECT relrowsecurity FROM pg_class WHERE relname = 'invoices';") == "t",
+              "RLS is not enabled on invoices")
+    finally:
+        drop_db(db)
+
+
+def t_multitenant_excerpt(sql):
+    text = open(os.path.join(ROOT, "examples", "multitenant.sql")).read()
+    norm = lambda s: re.sub(r"\s+", " ", s).strip()
+    for stmt in (s for s in sql.split(";") if s.strip()):
+        check(norm(stmt) in norm(text), "not in examples/multitenant.sql (which sql/rls_example.sql "
+              "tests): %s" % norm(stmt)[:120])
+
+
+def t_request(sql):
+    db = "nl_readme_request"
+    schema_db(db)
+    ensure_role("app")
+    try:
+        psql(db, "GRANT USAGE ON SCHEMA nicelogin TO app;\n")
+        body = substitute(sql).replace("-- the request's queries",
+                                       "SELECT nicelogin_company_id() AS company;")
+        out = psql(db, "SET ROLE app;\n" + body, {"p1": TOKENS["rs256"]})
+        check(ACME in out, "the token set in the snippet's transaction did not verify: %r" % out)
+        out = one(db, "SET ROLE app;\n" + body + "SELECT coalesce(nicelogin_company_id()::text, 'none') AS after;\n",
+                  {"p1": TOKENS["rs256"]})
+        check(out.splitlines()[-1] == "none", "the token outlived its transaction: %r" % out)
+    finally:
+        drop_db(db)
+
+
+def t_text_company(sql):
+    db = "nl_readme_text_company"
+    schema_db(db)
+    ensure_role("app")
+    try:
+        psql(db, "GRANT USAGE ON SCHEMA nicelogin TO app;\n")
+        psql(db, sql)
+        psql(db, "GRANT SELECT, INSERT ON documents TO app;\n"
+                 "INSERT INTO documents SELECT g, CASE WHEN g % 2 = 0 THEN '" + ACME + "' ELSE '" + GLOBEX +
+                 "' END, 'doc ' || g FROM generate_series(1, 2000) g;\n"
+                 "INSERT INTO documents VALUES (5000, 'tenant-x', 'not a uuid');\nANALYZE documents;\n")
+        n = one(db, as_role("app", "SELECT set_config('nicelogin.token', :'p1', true) IS NULL;\n"
+                                   "SELECT count(*) FROM documents;"), {"p1": TOKENS["rs256"]})
+        check(n.splitlines()[-1] == "1000", "Alice counts %r documents, want 1000" % n)
+        plan = one(db, as_role("app", "SELECT set_config('nicelogin.token', :'p1', true) IS NULL;\n"
+                                      "EXPLAIN (COSTS OFF) SELECT * FROM documents;"), {"p1": TOKENS["rs256"]})
+        check("documents_company_id_idx" in plan and "Index Cond" in plan,
+              "the policy is not an index condition:\n" + plan)
+        psql(db, as_role("app", "SELECT set_config('nicelogin.token', :'p1', true) IS NULL;\n"
+                                "INSERT INTO documents VALUES (9000, '" + GLOBEX + "', 'sneaky');"),
+             {"p1": TOKENS["rs256"]}, expect_error="violates row-level security policy")
+    finally:
+        drop_db(db)
+
+
+def t_postgrest(sql):
+    db = "nl_readme_postgrest"
+    schema_db(db)
+    try:
+        psql(db, sql)
+        call = "SELECT set_config('request.headers', :'h', true) IS NULL;\nSELECT api.check_token();\n"
+        hdr = lambda tok: json.dumps({"authorization": "Bearer " + tok})
+        psql(db, "BEGIN;\n" + call + "COMMIT;\n", {"h": hdr(TOKENS["rs256"])})
+        psql(db, "BEGIN;\n" + call + "COMMIT;\n", {"h": json.dumps({"accept": "*/*"})})
+        psql(db, "BEGIN;\n" + call + "COMMIT;\n", {"h": hdr(TOKENS["rs256_bad_sig"])},
+             expect_error=r"invalid token(.|\n)*DETAIL:\s+bad_signature")
+    finally:
+        drop_db(db)
+
+
+def t_logout(sql):
+    db = "nl_readme_logout"
+    schema_db(db)
+    ensure_role("app")
+    try:
+        psql(db, "GRANT USAGE ON SCHEMA nicelogin TO app;\n")
+        grant, request = split_at(sql, "-- the API layer")
+        psql(db, grant)
+        out = psql(db, "SET ROLE app;\n" + substitute(request), {"p1": TOKENS["bob"]})
+        check(out.strip().splitlines()[-1] == "t", "logout did not return true: %r" % out)
+        check(one(db, "SELECT nicelogin_check(:'t');", {"t": TOKENS["bob"]}) == "revoked",
+              "the logged-out token is not revoked")
+        check(one(db, "SELECT nicelogin_check(:'t');", {"t": TOKENS["rs256"]}) == "valid",
+              "another user's token was revoked too")
+    finally:
+        drop_db(db)
+
+
+def t_privileges(sql):
+    db = "nl_readme_privileges"
+    schema_db(db)
+    ensure_role("app")
+    try:
+        psql("postgres", "SET client_min_messages = warning;\n"
+             "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'nicelogin_admin') THEN "
+             "EXECUTE 'DROP ROLE nicelogin_admin'; END IF; END $$;\n")
+        psql(db, sql)
+        # the admin role can do what the snippet grants it, with no privilege on the tables
+        out = psql(db, as_role("nicelogin_admin",
+                               "SELECT nicelogin_set_jwks(:'jwks');\n"
+                               "SELECT nicelogin_revoke_jti('readme-jti');\n"
+                               "SELECT count(*) FROM nicelogin_key_list;\n"
+                               "SELECT count(*) >= 0 FROM nicelogin_jwks_state;\n"), {"jwks": JWKS})
+        check(out.split() == ["11", "", "11", "t"] or out.split() == ["11", "11", "t"],
+              "the admin role's calls gave %r" % out)
+        psql(db, as_role("nicelogin_admin", "SELECT count(*) FROM nicelogin_keys;"),
+             expect_error="permission denied")
+        for f in ("nicelogin_request_password_reset(text)", "nicelogin_reset_password(text, text, text, text)",
+                  "nicelogin_change_password(text, text, text)"):
+            check(one(db, "SELECT has_function_privilege('app', '%s', 'EXECUTE');" % f) == "t",
+                  "app cannot execute " + f)
+        check(one(db, "SELECT has_function_privilege('app', 'nicelogin_deactivate(uuid)', 'EXECUTE');") == "f",
+              "app may deactivate users")
+    finally:
+        drop_db(db)
+        psql("postgres", "SET client_min_messages = warning;\n"
+             "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'nicelogin_admin') THEN "
+             "EXECUTE 'DROP ROLE nicelogin_admin'; END IF; END $$;\n")
+
+
+def t_worker_role(sql):
+    db = "nl_readme_worker_role"
+    fresh_db(db)
+    try:
+        psql(db, "CREATE EXTENSION nicelogin;\n")
+        psql("postgres", "SET client_min_messages = warning;\n"
+             "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'nicelogin_worker') THEN "
+             "EXECUTE 'DROP OWNED BY nicelogin_worker'; EXECUTE 'DROP ROLE nicelogin_worker'; END IF; END $$;\n")
+        psql(db, sql)
+        out = psql(db, as_role("nicelogin_worker",
+                               "SELECT count(*) FROM nicelogin_keys;\n"
+                               "SELECT nicelogin_purge_revocations() >= 0;\n"))
+        check(out.split() == ["0", "t"], "the worker role's grants do not suffice: %r" % out)
+    finally:
+        drop_db(db)
+        psql("postgres", "SET client_min_messages = warning;\n"
+             "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'nicelogin_worker') THEN "
+             "EXECUTE 'DROP ROLE nicelogin_worker'; END IF; END $$;\n")
+
+
+def t_refresh(sql):
+    db = "nl_readme_refresh"
+    schema_db(db)
+    try:
+        psql(db, "ALTER DATABASE %s SET nicelogin.base_url = '%s';\n"
+                 "ALTER DATABASE %s SET nicelogin.api_key = 'test-api-key';\n" % (db, API, db))
+        psql(db, "DELETE FROM nicelogin.nicelogin_keys;\n")
+        out = one(db, sql)
+        check(out == "11", "nicelogin_refresh_jwks() returned %r, want 11 (the stand-in's key set)" % out)
+    finally:
+        drop_db(db)
+
+
+TESTS = {
+    "opening": t_opening,
+    "multitenant-excerpt": t_multitenant_excerpt,
+    "request": t_request,
+    "text-company-id": t_text_company,
+    "postgrest": t_postgrest,
+    "logout": t_logout,
+    "privileges": t_privileges,
+    "worker-role": t_worker_role,
+    "refresh": t_refresh,
+}
+
+
+def blocks(path):
+    """Yield (line number, directive or None, language, text) for each fenced block."""
+    lines = open(path).read().split("\n")
+    i = 0
+    while i < len(lines):
+        m = re.match(r"^(\s*)```(\S*)\s*$", lines[i])
+        if not m:
+            i += 1
+            continue
+        indent, lang = m.group(1), m.group(2)
+        start = i
+        j = start - 1
+        while j >= 0 and lines[j].strip() == "":
+            j -= 1
+        d = re.match(r"^\s*<!-- test: (.+?) -->\s*$", lines[j]) if j >= 0 else None
+        body = []
+        i += 1
+        while i < len(lines) and not re.match(r"^\s*```\s*$", lines[i]):
+            body.append(lines[i][len(indent):] if lines[i].startswith(indent) else lines[i])
+            i += 1
+        yield start + 1, d.group(1) if d else None, lang, "\n".join(body) + "\n"
+        i += 1
+
+
+def main():
+    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "README.md")
+    failed = passed = 0
+    used = set()
+    for line, directive, lang, text in blocks(path):
+        where = "README.md:%d (```%s)" % (line, lang)
+        try:
+            if directive is None:
+                raise Failure("no <!-- test: … --> line before this block")
+            if directive == "output":
+                print("ok    %s: output sample" % where)
+                continue
+            if directive.startswith("not-run "):
+                print("SKIP  %s: not run: %s" % (where, directive[len("not-run "):]))
+                continue
+            m = re.match(r"^covered-by (\S+)$", directive)
+            if m:
+                check(os.path.exists(os.path.join(ROOT, m.group(1))), "no file " + m.group(1))
+                print("ok    %s: covered by %s" % (where, m.group(1)))
+                continue
+            test = TESTS.get(directive)
+            check(test is not None, "no test named %r in test/readme_snippets.py" % directive)
+            check(lang == "sql", "test %r runs SQL, but the block is ```%s" % (directive, lang))
+            used.add(directive)
+            test(text)
+            passed += 1
+            print("ok    %s: %s" % (where, directive))
+        except Failure as e:
+            failed += 1
+            print("FAIL  %s: %s\n%s" % (where, directive, e))
+    for name in sorted(set(TESTS) - used):
+        failed += 1
+        print("FAIL  test %r matches no block of the README (a snippet was removed or renamed?)" % name)
+    print("%d snippet tests passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
