@@ -404,8 +404,19 @@ done
 
 nl_heading "scripts (test/scripts/*.sh)"
 scripts=()
+SKIPPED_SCRIPTS=()
 for f in "$NL_STAGE"/test/scripts/*.sh; do
-	[ -x "$f" ] && only_has script "$(basename "$f" .sh)" && scripts+=("$f")
+	[ -x "$f" ] && only_has script "$(basename "$f" .sh)" || continue
+	# "# nl-run: host-major" in a script's first lines: it tests the application side (example
+	# apps, a pooler, another JOSE library), not the server, so it runs on the host's major only
+	if [ "$NL_PG_MAJOR" != "$NL_HOST_MAJOR" ] && head -n 20 "$f" | grep -q '^# nl-run: host-major'; then
+		SKIPPED_SCRIPTS+=("test/scripts/$(basename "$f")")
+		continue
+	fi
+	scripts+=("$f")
+done
+for f in ${SKIPPED_SCRIPTS[@]+"${SKIPPED_SCRIPTS[@]}"}; do
+	printf 'SKIP  %s%s (runs on PostgreSQL %s only: nl-run: host-major)\n' "$NAME_PREFIX" "$f" "$NL_HOST_MAJOR"
 done
 [ ${#scripts[@]} -gt 0 ] || echo "(no executable scripts)"
 for f in "${scripts[@]}"; do
