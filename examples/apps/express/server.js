@@ -148,8 +148,8 @@ function setActive(active) {
     // RLS shows members of the admin's own company only
     if (!rows[0].same_company) throw new Refused(404, { error: 'no such user in your company' });
     // in a transaction of its own: NiceLogin's side cannot be rolled back
-    const fn = active ? 'nicelogin_activate' : 'nicelogin_deactivate';
-    await adminPool.query(`SELECT nicelogin.${fn}($1::uuid)`, [userId]);
+    await adminPool.query(active ? 'SELECT nicelogin.nicelogin_activate($1::uuid)'
+      : 'SELECT nicelogin.nicelogin_deactivate($1::uuid)', [userId]);
     return [200, { user_id: userId, active }];
   });
 }

@@ -166,8 +166,8 @@ def set_active(t: Tenant, user_id: str, active: bool):
         raise HTTPException(404, {"error": "no such user in your company"})
     # in a transaction of its own: NiceLogin's side cannot be rolled back
     with admin_pool.connection() as conn:
-        fn = "nicelogin_activate" if active else "nicelogin_deactivate"
-        conn.execute(f"SELECT nicelogin.{fn}(%s::uuid)", (user_id,))
+        conn.execute("SELECT nicelogin.nicelogin_activate(%s::uuid)" if active else
+                     "SELECT nicelogin.nicelogin_deactivate(%s::uuid)", (user_id,))
     return {"user_id": user_id, "active": active}
 
 

@@ -144,8 +144,8 @@ def set_active(user_id, active):
         return jsonify(error="no such user in your company"), 404
     # in a transaction of its own: NiceLogin's side cannot be rolled back
     with admin_pool.connection() as conn:
-        fn = "nicelogin_activate" if active else "nicelogin_deactivate"
-        conn.execute(f"SELECT nicelogin.{fn}(%s::uuid)", (user_id,))
+        conn.execute("SELECT nicelogin.nicelogin_activate(%s::uuid)" if active else
+                     "SELECT nicelogin.nicelogin_deactivate(%s::uuid)", (user_id,))
     return jsonify(user_id=user_id, active=active)
 
 
