@@ -71,6 +71,7 @@ only_list() {
 		esac
 	done
 	out=${out//,/ }
+	out=${out# }  # "regress:none" must give "none", not " none" (a test named none)
 	echo "${out:-none}"
 }
 # Is NAME selected in SUITE?
