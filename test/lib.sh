@@ -45,7 +45,16 @@ nl_use_major() {
 		"postgresql-$NL_PG_MAJOR" "postgresql-server-dev-$NL_PG_MAJOR" libcurl4-openssl-dev libssl-dev
 		pkg-config libipc-run-perl make gcc python3 valgrind
 	)
+	# The example apps' and the pooler's (test/scripts/example_apps.sh, pgbouncer_pooling.sh), on
+	# the host only: a chroot has test/chroot.sh's package list, and those scripts say SKIP there.
+	if [ -z "${NL_IN_CHROOT:-}" ]; then
+		NL_DEPS+=("${NL_APP_DEPS[@]}")
+	fi
 }
+NL_APP_DEPS=(
+	python3-fastapi python3-uvicorn python3-flask python3-django python3-psycopg python3-psycopg-pool
+	pgbouncer curl
+)
 # a script run by test/run-tests.sh gets that run's major in NL_PG_MAJOR (and NL_PGBIN)
 nl_use_major "${NL_PG_MAJOR:-$NL_HOST_MAJOR}"
 
