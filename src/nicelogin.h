@@ -354,8 +354,9 @@ extern void nl_tokencache_reset(void);
 /*
  * Who answered a verification request: a full verification (a token cache
  * miss) or the per-backend token cache.  A new source (say, a cluster-wide
- * cache) is one more value here and one more column in stats.c's
- * nicelogin_stats_answers().
+ * cache's hits) is one more value here (before the count below is taken)
+ * and one more OUT column of nicelogin_stats_answers() and of the view, in
+ * this order; stats.c needs no change.
  */
 typedef enum NlStatsSource
 {
@@ -364,7 +365,11 @@ typedef enum NlStatsSource
 } NlStatsSource;
 #define NL_STATS_NSOURCES (NL_STATS_CACHED + 1)
 
-/* Per-database events that are not answers; one column each in nicelogin_stats_keys. */
+/*
+ * Per-database events that are not answers; one column each in
+ * nicelogin_stats_events() and nicelogin_stats_keys, in this order (a new
+ * one, say shared cache evictions, is added the same way as a source).
+ */
 typedef enum NlStatsEvent
 {
 	NL_STATS_KEY_LOAD = 0,		/* a backend read the key table */
