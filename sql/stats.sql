@@ -32,6 +32,15 @@ SELECT nicelogin_check(:'rs256');
 RESET nicelogin.track_stats;
 SELECT sum(verified) AS verified, sum(cached) AS cached FROM nicelogin_stats;
 
+-- the failure log's path, hostile tokens and the rate limit included (the
+-- log itself is checked in t/006_stats.pl; LOG does not reach the client)
+SET nicelogin.log_failures = on;
+SELECT nicelogin_check(:'payload_bad_utf8'), nicelogin_check(:'dup_header'),
+       nicelogin_check(:'header_kid_number'), nicelogin_check(:'big_payload'),
+       nicelogin_check(:'alg_none');
+SELECT count(*) FROM generate_series(1, 12) i WHERE nicelogin_check(:'expired' || repeat('', i)) = 'expired';
+RESET nicelogin.log_failures;
+
 -- an ordinary role can neither read nor reset them, nor turn logging on or off
 SET ROLE regress_nl_app;
 SELECT * FROM nicelogin_stats;
