@@ -168,6 +168,11 @@ recheck_lists(NlVerified *v, Oid fn_oid)
 	v->lists_generation = generation;
 }
 
+/*
+ * Every answer is counted by its source for nicelogin_stats (stats.c), and
+ * a refusal by a full verification goes to nicelogin.log_failures
+ * (faillog.c); refusals from the cache are not logged again.
+ */
 const NlVerified *
 nl_verify_token(const char *token, int len, Oid fn_oid)
 {
