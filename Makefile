@@ -16,12 +16,14 @@ OBJS = \
 	src/http.o \
 	src/api.o \
 	src/secret.o \
-	src/worker.o
+	src/worker.o \
+	src/stats.o \
+	src/faillog.o
 # every install and upgrade script: nicelogin--1.0.sql, nicelogin--1.1.sql, nicelogin--1.0--1.1.sql ...
 DATA         = $(wildcard $(EXTENSION)--*.sql)
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
-REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation limits secrets revoke lists store search_path upgrade
+REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation limits secrets revoke lists store search_path stats upgrade
 ISOLATION    = key_change deactivation_race long_transaction
 TAP_TESTS    = 1
 

@@ -128,6 +128,66 @@ COMMENT ON FUNCTION nicelogin_revoke_current_session() IS
     'logout: revokes the session (sid) of the request''s own genuine token (nicelogin.token, else request.headers) until its exp; false when there is none or it has no sid; grant it to the API role';
 REVOKE ALL ON FUNCTION nicelogin_revoke_current_session() FROM PUBLIC;
 
+-- BEGIN stats (verification statistics)
+------------------------------------------------------------------------
+-- Verification statistics, summed over all sessions when nicelogin is in
+-- shared_preload_libraries (else: this session's only).  Readable by
+-- superusers and pg_monitor; the reset is the superuser's unless granted.
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_stats_answers(
+    OUT datname name,
+    OUT reason text,
+    OUT verified bigint,
+    OUT cached bigint,
+    OUT stats_reset timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'nicelogin_stats_answers'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION nicelogin_stats_answers() IS
+    'per database and result: full verifications and token cache answers since stats_reset';
+REVOKE ALL ON FUNCTION nicelogin_stats_answers() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION nicelogin_stats_answers() TO pg_monitor;
+
+CREATE VIEW nicelogin_stats AS
+    SELECT s.datname, s.reason, s.verified, s.cached, s.stats_reset
+      FROM nicelogin_stats_answers() AS s;
+COMMENT ON VIEW nicelogin_stats IS
+    'one row per database and outcome (valid or a refusal reason): full verifications (token cache misses) and token cache answers';
+REVOKE ALL ON nicelogin_stats FROM PUBLIC;
+GRANT SELECT ON nicelogin_stats TO pg_monitor;
+
+CREATE FUNCTION nicelogin_stats_events(
+    OUT datname name,
+    OUT key_loads bigint,
+    OUT key_parses bigint,
+    OUT refresh_requests bigint,
+    OUT stats_reset timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'nicelogin_stats_events'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION nicelogin_stats_events() IS
+    'per database: key table reads, key sets parsed, early refreshes asked for unknown kids, since stats_reset';
+REVOKE ALL ON FUNCTION nicelogin_stats_events() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION nicelogin_stats_events() TO pg_monitor;
+
+CREATE VIEW nicelogin_stats_keys AS
+    SELECT s.datname, s.key_loads, s.key_parses, s.refresh_requests, s.stats_reset
+      FROM nicelogin_stats_events() AS s;
+COMMENT ON VIEW nicelogin_stats_keys IS
+    'one row per database: key table reads by sessions, reads that found other keys, early refreshes asked for unknown kids';
+REVOKE ALL ON nicelogin_stats_keys FROM PUBLIC;
+GRANT SELECT ON nicelogin_stats_keys TO pg_monitor;
+
+CREATE FUNCTION nicelogin_stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'nicelogin_stats_reset'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nicelogin_stats_reset() IS
+    'zeroes the counts of nicelogin_stats and nicelogin_stats_keys for every database';
+REVOKE ALL ON FUNCTION nicelogin_stats_reset() FROM PUBLIC;
+-- END stats
+
 -- BEGIN secrets (stored-secret checks)
 -- Tell the superuser who installs or updates the extension about copies of
 -- nicelogin.api_secret that any role can read: settings of roles and

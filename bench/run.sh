@@ -5,7 +5,7 @@
 # against a limit in CI.
 #   bash bench/run.sh            # 1M rows, 5 rounds
 #   BENCH_ROWS=200000 BENCH_ROUNDS=3 bash bench/run.sh
-#   bash bench/run.sh headers revocations   # only these (rls verify headers revocations bounded)
+#   bash bench/run.sh headers revocations   # only these (rls verify headers revocations bounded stats)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
 
@@ -14,6 +14,9 @@ nl_build_install "$NL_REPO" /tmp/nicelogin-bench-build.log
 dir=$(mktemp -d /tmp/nicelogin-bench.XXXXXX)
 chmod 755 "$dir"
 nl_on_exit "rm -rf '$dir'"
+# preloaded, as in production: nicelogin_stats counts in shared memory (the
+# refresh worker idles: nicelogin.database has no nicelogin)
+NL_EXTRA_CONF="shared_preload_libraries = 'nicelogin'"
 nl_start_cluster "$dir/pg" "${BENCH_PORT:-5496}"
 want() { [ $# -eq 0 ] || [ ${#BENCH_SELECTED[@]} -eq 0 ] || [[ " ${BENCH_SELECTED[*]} " == *" $1 "* ]]; }
 BENCH_SELECTED=("$@")
@@ -44,4 +47,9 @@ if want bounded; then
 nl_heading "bounded work on hostile input"
 nl_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
 	python3 "$NL_REPO/bench/bounded.py"
+fi
+if want stats; then
+nl_heading "cost of counting for nicelogin_stats"
+nl_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
+	python3 "$NL_REPO/bench/stats_bench.py"
 fi

@@ -332,6 +332,17 @@ nl_jws_unverified_payload(const char *token, int len, int *payload_len)
 	return (char *) decode_segment(token + dot1 + 1, dot2 - dot1 - 1, payload_len);
 }
 
+char *
+nl_jws_unverified_header(const char *token, int len, int *header_len)
+{
+	int			dot1,
+				dot2;
+
+	if (!split_compact(token, len, &dot1, &dot2))
+		return NULL;
+	return (char *) decode_segment(token, dot1, header_len);
+}
+
 NlResult
 nl_jws_verify(const char *token, int len, const NlKeySet *keys, NlJws *out)
 {

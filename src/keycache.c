@@ -218,9 +218,11 @@ load_cache(Oid schema)
 	/* locks are kept to the end of the transaction, as for any reader */
 	table_close(keys_rel, NoLock);
 
+	nl_stats_count(NL_STATS_KEY_LOAD);
 	if (cached_keys != NULL && cached_text != NULL && strcmp(jwks_text, cached_text) == 0)
 		return;
 
+	nl_stats_count(NL_STATS_KEY_PARSE);
 	MemoryContextReset(cache_cxt);
 	cached_keys = NULL;
 	cached_text = NULL;

@@ -186,6 +186,8 @@ _PG_init(void)
 	nl_worker_init();
 	nl_keycache_init();
 	nl_revocation_init();
+	nl_stats_init();
+	nl_faillog_init();
 	MarkGUCPrefixReserved("nicelogin");
 }
 

@@ -99,7 +99,10 @@ verify_uncached(const char *token, int len, Oid fn_oid, TimestampTz now,
 
 	r = nl_jws_verify(token, len, keys, &jws);
 	if (r == NL_UNKNOWN_KEY && jws.kid_not_stored)
+	{
+		nl_stats_count(NL_STATS_REFRESH_REQUEST);
 		nl_worker_request_refresh();	/* maybe NiceLogin rotated its key */
+	}
 	if (r == NL_VALID && !nl_claims_parse(jws.payload, jws.payload_len, &claims))
 		r = NL_MALFORMED;
 	if (r == NL_VALID)
@@ -165,14 +168,25 @@ recheck_lists(NlVerified *v, Oid fn_oid)
 	v->lists_generation = generation;
 }
 
+/*
+ * Every answer is counted by its source for nicelogin_stats (stats.c), and
+ * a refusal by a full verification goes to nicelogin.log_failures
+ * (faillog.c); refusals from the cache are not logged again.
+ */
 const NlVerified *
 nl_verify_token(const char *token, int len, Oid fn_oid)
 {
 	TimestampTz now = verification_time();
 	NlVerified *cached;
+	const NlVerified *v;
+	NlResult	r;
 
 	if (len > nl_max_token_length)
+	{
+		nl_stats_answer(NL_STATS_VERIFIED, NL_TOO_LONG);
+		nl_log_refusal(token, len, NL_TOO_LONG);
 		return too_long();
+	}
 
 	/* first: a reload that finds other keys moves the generation the cache checks */
 	nl_accept_invalidations();
@@ -182,11 +196,16 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 	{
 		if (cached->genuine && cached->lists_generation != nl_lists_generation())
 			recheck_lists(cached, fn_oid);
+		nl_stats_answer(NL_STATS_CACHED, cached->result);
 		return cached;
 	}
 
-	return nl_tokencache_insert(token, len,
-								verify_uncached(token, len, fn_oid, now, true));
+	v = nl_tokencache_insert(token, len, verify_uncached(token, len, fn_oid, now, true));
+	r = v->result;
+	nl_stats_answer(NL_STATS_VERIFIED, r);
+	if (r != NL_VALID)
+		nl_log_refusal(token, len, r);
+	return v;
 }
 
 const NlVerified *
