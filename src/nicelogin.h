@@ -337,8 +337,15 @@ extern const NlVerified *nl_verify_signed_token(const char *token, int len, Oid 
 extern bool nl_parse_uuid(const char *s, pg_uuid_t *out);
 
 /* ---------- request.c ---------- */
-/* The request's raw token (nicelogin.token, else request.headers' bearer), or NULL. */
+/* The request's token (nicelogin.token, else request.headers' bearer), normalised, or NULL. */
 extern char *nl_request_token(void);
+/*
+ * A client's token with surrounding whitespace and a "Bearer " prefix (any
+ * case) removed: the start inside value, its length in *outlen; *bearer
+ * (may be NULL) says whether the prefix was there.  Never raises.
+ */
+extern const char *nl_token_normalize(const char *value, int len, int *outlen,
+									  bool *bearer);
 
 /* ---------- tokencache.c ---------- */
 extern NlVerified *nl_tokencache_lookup(const char *token, int len, TimestampTz now);

@@ -197,12 +197,27 @@ nl_verify_signed_token(const char *token, int len, Oid fn_oid)
 	return verify_uncached(token, len, fn_oid, verification_time(), false);
 }
 
-static const NlVerified *
-verify_arg(FunctionCallInfo fcinfo)
+/*
+ * The token argument, normalised as nicelogin.token and request.headers are
+ * (nl_token_normalize: surrounding whitespace and a "Bearer " prefix go), so
+ * that nicelogin_check(header value) and the helpers agree; the token cache
+ * is keyed by the normalised token.
+ */
+static const char *
+token_arg(FunctionCallInfo fcinfo, int *len)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
 
-	return nl_verify_token(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), fcinfo->flinfo->fn_oid);
+	return nl_token_normalize(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), len, NULL);
+}
+
+static const NlVerified *
+verify_arg(FunctionCallInfo fcinfo)
+{
+	int			len;
+	const char *token = token_arg(fcinfo, &len);
+
+	return nl_verify_token(token, len, fcinfo->flinfo->fn_oid);
 }
 
 /* A copy of a jsonb in the caller's memory. */
@@ -243,14 +258,14 @@ nicelogin_claims(PG_FUNCTION_ARGS)
 	else
 	{
 		/* decoding only: no signature, no claims rule; never for authorization */
-		text	   *t = PG_GETARG_TEXT_PP(0);
-		int			len = VARSIZE_ANY_EXHDR(t);
+		int			len;
+		const char *token = token_arg(fcinfo, &len);
 		char	   *payload;
 		int			payload_len;
 
 		if (len > nl_max_token_length)
 			PG_RETURN_NULL();
-		payload = nl_jws_unverified_payload(VARDATA_ANY(t), len, &payload_len);
+		payload = nl_jws_unverified_payload(token, len, &payload_len);
 		if (payload == NULL || !nl_json_object_ok(payload, payload_len))
 			PG_RETURN_NULL();
 		PG_RETURN_JSONB_P(nl_json_to_jsonb(payload, payload_len));
