@@ -170,8 +170,9 @@ nl_refresh_jwks(Oid schema)
 
 	/*
 	 * An empty set would refuse every token: NiceLogin always publishes its
-	 * signing keys, so an empty answer is a fault, not a rotation.  (Other
-	 * bad sets are refused by nl_store_jwks.)
+	 * signing keys, so an empty answer is a fault, not a rotation.
+	 * nl_store_jwks() refuses an empty set too (and other bad sets); this
+	 * says where it came from.
 	 */
 	if (JB_ROOT_IS_OBJECT(jwks))
 	{

@@ -426,6 +426,19 @@ nl_store_jwks(Jsonb *jwks, Oid schema)
 	count = set->nkeys;
 	MemoryContextDelete(set->cxt);
 
+	/*
+	 * An empty set would refuse every token.  The same rule for every path
+	 * (nicelogin_set_jwks, nicelogin_refresh_jwks, the worker); removing
+	 * every key on purpose is a DELETE on the table.
+	 */
+	if (count == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key set is empty"),
+				 errdetail("An empty key set would refuse every token; the stored keys were not changed."),
+				 errhint("To remove every key on purpose, and refuse every token, run DELETE FROM %s.",
+						 quote_qualified_identifier(get_namespace_name(schema), "nicelogin_keys"))));
+
 	table = quote_qualified_identifier(get_namespace_name(schema), "nicelogin_keys");
 	values[0] = JsonbPGetDatum(jwks);
 

@@ -203,6 +203,7 @@ static const char *const result_names[] = {
 	[NL_WRONG_AUDIENCE] = "wrong_audience",
 	[NL_USER_DEACTIVATED] = "user_deactivated",
 	[NL_REVOKED] = "revoked",
+	[NL_NO_KEYS] = "no_keys",
 };
 
 const char *

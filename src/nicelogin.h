@@ -79,7 +79,8 @@ typedef enum NlResult
 	NL_WRONG_ISSUER,
 	NL_WRONG_AUDIENCE,
 	NL_USER_DEACTIVATED,
-	NL_REVOKED
+	NL_REVOKED,
+	NL_NO_KEYS					/* no key stored (or none usable): every token */
 } NlResult;
 
 extern const char *nl_result_name(NlResult r);

@@ -100,6 +100,15 @@ verify_uncached(const char *token, int len, Oid fn_oid, TimestampTz now,
 	r = nl_jws_verify(token, len, keys, &jws);
 	if (r == NL_UNKNOWN_KEY && jws.kid_not_stored)
 		nl_worker_request_refresh();	/* maybe NiceLogin rotated its key */
+	/*
+	 * No key at all (the table is empty, or its keys are not usable): say so,
+	 * rather than blame the token's kid; the cause is the key table.
+	 */
+	if (r == NL_UNKNOWN_KEY && keys->nkeys == 0)
+	{
+		nl_worker_request_refresh();
+		r = NL_NO_KEYS;
+	}
 	if (r == NL_VALID && !nl_claims_parse(jws.payload, jws.payload_len, &claims))
 		r = NL_MALFORMED;
 	if (r == NL_VALID)
