@@ -365,14 +365,36 @@ COMMENT ON FUNCTION nicelogin_jwks_status() IS
     'refresh state kept in shared memory since server start (all NULL unless nicelogin is in shared_preload_libraries)';
 REVOKE ALL ON FUNCTION nicelogin_jwks_status() FROM PUBLIC;
 
-CREATE VIEW nicelogin_jwks_state AS
-    SELECT s.*,
+-- BEGIN jwks fetch (the last committed fetch; the same in both install scripts)
+-- The last fetch of the key set that committed (one row at most), written by
+-- nicelogin_refresh_jwks() and the refresh worker in the transaction that
+-- stores the keys: so it is seen without shared_preload_libraries, after a
+-- restart and on standbys, and a refresh that rolled back left none.
+CREATE TABLE nicelogin_jwks_fetch (
+    one_row     boolean PRIMARY KEY DEFAULT true CHECK (one_row),
+    fetched_at  timestamptz NOT NULL,
+    fetched_by  text NOT NULL,
+    keys        integer NOT NULL
+);
+COMMENT ON TABLE nicelogin_jwks_fetch IS
+    'the last committed fetch of the JWKS from NiceLogin: when, by whom (the refresh worker or the session user), how many keys';
+REVOKE ALL ON nicelogin_jwks_fetch FROM PUBLIC;
+
+CREATE OR REPLACE VIEW nicelogin_jwks_state AS
+    SELECT s.worker_pid,
+           f.fetched_at AS last_fetch_at,
+           f.fetched_by AS last_fetch_by,
+           f.keys AS last_fetch_keys,
+           s.last_error_at, s.last_error, s.next_refresh_at, s.refresh_requested,
+           s.refreshes, s.failures,
            (SELECT count(*) FROM nicelogin_keys) AS keys_stored,
            (SELECT max(added_at) FROM nicelogin_keys) AS keys_stored_at
-      FROM nicelogin_jwks_status() AS s;
+      FROM nicelogin_jwks_status() AS s
+      LEFT JOIN nicelogin_jwks_fetch AS f ON true;
 COMMENT ON VIEW nicelogin_jwks_state IS
-    'when the JWKS was last fetched and by whom, the last error, the next planned refresh, and the stored keys';
+    'the last committed fetch of the JWKS and by whom (also without shared_preload_libraries), the last failed refresh, the next planned refresh and counters (these with shared_preload_libraries only), and the stored keys';
 REVOKE ALL ON nicelogin_jwks_state FROM PUBLIC;
+-- END jwks fetch
 -- BEGIN secrets (stored-secret checks)
 -- Tell the superuser who installs or updates the extension about copies of
 -- nicelogin.api_secret that any role can read: settings of roles and

@@ -471,6 +471,42 @@ nl_store_jwks(Jsonb *jwks, Oid schema)
 	return count;
 }
 
+/*
+ * Records a fetch of the key set in nicelogin_jwks_fetch, in the current
+ * transaction (so it commits with the keys it stored, and a rollback takes
+ * it back): when, by whom, how many keys.  The same path for
+ * nicelogin_refresh_jwks() and the worker.
+ */
+void
+nl_record_fetch(Oid schema, const char *by, int keys)
+{
+	char	   *table = quote_qualified_identifier(get_namespace_name(schema),
+												   "nicelogin_jwks_fetch");
+	Oid			argtypes[3] = {TIMESTAMPTZOID, TEXTOID, INT4OID};
+	Datum		values[3];
+	int			rc;
+	int			save_nestlevel;
+
+	(void) nl_table_relid("nicelogin_jwks_fetch", schema);
+	values[0] = TimestampTzGetDatum(GetCurrentTimestamp());
+	values[1] = CStringGetTextDatum(by);
+	values[2] = Int32GetDatum(keys);
+
+	save_nestlevel = nl_pin_search_path();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute(psprintf("DELETE FROM %s", table), false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "could not delete from %s: %s", table, SPI_result_code_string(rc));
+	rc = SPI_execute_with_args(psprintf("INSERT INTO %s (fetched_at, fetched_by, keys) "
+										"VALUES ($1, $2, $3)", table),
+							   3, argtypes, values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into %s: %s", table, SPI_result_code_string(rc));
+	SPI_finish();
+	nl_unpin_search_path(save_nestlevel);
+}
+
 Datum
 nicelogin_set_jwks(PG_FUNCTION_ARGS)
 {

@@ -364,14 +364,17 @@ extern long nl_http_request(const char *method, const char *url,
 
 /* Validates a JWKS and replaces the stored keys; returns the key count. */
 extern int	nl_store_jwks(Jsonb *jwks, Oid schema);
+/* Records a committed-with-the-keys fetch in nicelogin_jwks_fetch. */
+extern void nl_record_fetch(Oid schema, const char *by, int keys);
 
 extern void nl_guc_init(void);
 
 /*
- * Fetches the JWKS from NiceLogin and stores it with nl_store_jwks(); returns
- * the key count, raises on failure (stored keys unchanged).
+ * Fetches the JWKS from NiceLogin, stores it with nl_store_jwks() and records
+ * the fetch (by: who fetched) with nl_record_fetch(); returns the key count,
+ * raises on failure (stored keys unchanged).
  */
-extern int	nl_refresh_jwks(Oid schema);
+extern int	nl_refresh_jwks(Oid schema, const char *by);
 
 /* ---------- worker.c ---------- */
 extern char *nl_database;
