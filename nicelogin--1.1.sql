@@ -287,6 +287,56 @@ COMMENT ON FUNCTION nicelogin_revoke_current_session() IS
     'logout: revokes the session (sid) of the request''s own genuine token (nicelogin.token, else request.headers) until its exp; false when there is none or it has no sid; grant it to the API role';
 REVOKE ALL ON FUNCTION nicelogin_revoke_current_session() FROM PUBLIC;
 
+-- BEGIN admin lists (the same in both install scripts)
+-- What an administrator needs besides revoking: see the revocations and
+-- deactivations, and undo a revocation.  Nothing granted to PUBLIC: grant
+-- them to the admin role.  The views read the tables with their owner's
+-- privileges, so the admin role needs no privilege on the tables.
+CREATE VIEW nicelogin_revocation_list AS
+    SELECT kind, value, expires_at, revoked_at, revoked_by
+      FROM nicelogin_revocations;
+COMMENT ON VIEW nicelogin_revocation_list IS
+    'revoked token ids (kind jti) and sessions (kind sid): expires_at (NULL: for good; purged a day, or the longest nicelogin.leeway, after it), when and by which session user; grant SELECT to the admin role';
+REVOKE ALL ON nicelogin_revocation_list FROM PUBLIC;
+
+CREATE VIEW nicelogin_deactivation_list AS
+    SELECT user_id, deactivated_at, deactivated_by
+      FROM nicelogin_deactivated_users;
+COMMENT ON VIEW nicelogin_deactivation_list IS
+    'users whose tokens are refused (user_deactivated), when and by which session user; grant SELECT to the admin role';
+REVOKE ALL ON nicelogin_deactivation_list FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_unrevoke_jti(jti text)
+RETURNS boolean
+LANGUAGE sql STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH gone AS (
+        DELETE FROM @extschema@.nicelogin_revocations AS r
+         WHERE r.kind OPERATOR(pg_catalog.=) 'jti' AND r.value OPERATOR(pg_catalog.=) jti
+        RETURNING 1)
+    SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM gone;
+END;
+COMMENT ON FUNCTION nicelogin_unrevoke_jti(text) IS
+    'lifts the revocation of the token with this jti from commit on; true when there was one, false otherwise (never raises for an unknown jti)';
+REVOKE ALL ON FUNCTION nicelogin_unrevoke_jti(text) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_unrevoke_sid(sid text)
+RETURNS boolean
+LANGUAGE sql STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH gone AS (
+        DELETE FROM @extschema@.nicelogin_revocations AS r
+         WHERE r.kind OPERATOR(pg_catalog.=) 'sid' AND r.value OPERATOR(pg_catalog.=) sid
+        RETURNING 1)
+    SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM gone;
+END;
+COMMENT ON FUNCTION nicelogin_unrevoke_sid(text) IS
+    'lifts the revocation of this session (sid) from commit on; true when there was one, false otherwise (never raises for an unknown sid)';
+REVOKE ALL ON FUNCTION nicelogin_unrevoke_sid(text) FROM PUBLIC;
+-- END admin lists
+
 ------------------------------------------------------------------------
 -- The NiceLogin API over HTTP (EXECUTE revoked from PUBLIC).
 ------------------------------------------------------------------------
