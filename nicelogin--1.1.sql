@@ -17,11 +17,10 @@ BEGIN
      WHERE NOT r.rolsuper
        -- stands for the database's owner, who is looked at as a role of its own
        AND r.oid OPERATOR(pg_catalog.<>) 'pg_database_owner'::pg_catalog.regrole::pg_catalog.oid
-       AND pg_catalog.has_schema_privilege(r.oid, '@extschema@'::pg_catalog.regnamespace, 'CREATE');
+       AND pg_catalog.has_schema_privilege(r.oid, pg_catalog.current_schema(), 'CREATE');
     IF writers IS NOT NULL THEN
         RAISE EXCEPTION 'schema "%" can be written by roles that are not superusers: %',
-            (SELECT n.nspname FROM pg_catalog.pg_namespace n
-              WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace::pg_catalog.oid), writers
+            pg_catalog.current_schema(), writers
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = 'They could create functions or operators there that shadow nicelogin''s, which superusers and administrators would then run.',
               HINT = 'Install nicelogin into a schema of its own: CREATE SCHEMA nicelogin; CREATE EXTENSION nicelogin SCHEMA nicelogin; (or make a superuser own the schema and revoke CREATE on it from the others).';
@@ -154,7 +153,7 @@ AS 'MODULE_PATHNAME', 'nicelogin_set_jwks'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION nicelogin_set_jwks(jsonb) IS
-    'validates a JWKS and replaces the stored keys with it; returns the number of keys';
+    'validates a JWKS and replaces the stored keys with it; returns the number of keys; an empty set is refused (22023): DELETE FROM nicelogin_keys removes every key on purpose';
 REVOKE ALL ON FUNCTION nicelogin_set_jwks(jsonb) FROM PUBLIC;
 
 ------------------------------------------------------------------------
@@ -166,7 +165,7 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'nicelogin_token'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION nicelogin_token() IS
-    'the request''s raw token: nicelogin.token, else the bearer token in request.headers';
+    'the request''s token: nicelogin.token, else the bearer token in request.headers; surrounding whitespace and a Bearer prefix (any case) removed';
 
 CREATE FUNCTION nicelogin_claims()
 RETURNS jsonb
@@ -214,10 +213,10 @@ LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     WITH gone AS (
-        DELETE FROM @extschema@.nicelogin_revocations
+        DELETE FROM nicelogin_revocations
          WHERE ctid = ANY (ARRAY(
-                   SELECT ctid FROM @extschema@.nicelogin_revocations
-                    WHERE expires_at < @extschema@.nicelogin_purge_before()
+                   SELECT ctid FROM nicelogin_revocations
+                    WHERE expires_at < nicelogin_purge_before()
                     ORDER BY expires_at
                     LIMIT max_rows
                     FOR UPDATE SKIP LOCKED))
@@ -232,7 +231,7 @@ CREATE FUNCTION nicelogin_purge_revocations()
 RETURNS bigint
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-RETURN @extschema@.nicelogin_purge_revocations(NULL::integer);
+RETURN nicelogin_purge_revocations(NULL::integer);
 COMMENT ON FUNCTION nicelogin_purge_revocations() IS
     'deletes every revocation whose expires_at passed more than a day ago (or more than nicelogin.leeway, if longer); returns how many';
 REVOKE ALL ON FUNCTION nicelogin_purge_revocations() FROM PUBLIC;
@@ -242,12 +241,12 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-    INSERT INTO @extschema@.nicelogin_revocations AS r (kind, value, expires_at)
+    INSERT INTO nicelogin_revocations AS r (kind, value, expires_at)
     VALUES ('jti', jti, expires_at)
     ON CONFLICT (kind, value) DO UPDATE SET expires_at =
         CASE WHEN r.expires_at IS NULL OR EXCLUDED.expires_at IS NULL THEN NULL
              ELSE GREATEST(r.expires_at, EXCLUDED.expires_at) END;
-    SELECT @extschema@.nicelogin_purge_revocations(100);
+    SELECT nicelogin_purge_revocations(100);
 END;
 COMMENT ON FUNCTION nicelogin_revoke_jti(text, timestamptz) IS
     'refuses the token with this jti from commit on; an existing entry keeps the later expiry (NULL: for good); the entry is purged a day (or the longest nicelogin.leeway) after expires_at; each call also purges up to 100 expired entries';
@@ -258,12 +257,12 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-    INSERT INTO @extschema@.nicelogin_revocations AS r (kind, value, expires_at)
+    INSERT INTO nicelogin_revocations AS r (kind, value, expires_at)
     VALUES ('sid', sid, expires_at)
     ON CONFLICT (kind, value) DO UPDATE SET expires_at =
         CASE WHEN r.expires_at IS NULL OR EXCLUDED.expires_at IS NULL THEN NULL
              ELSE GREATEST(r.expires_at, EXCLUDED.expires_at) END;
-    SELECT @extschema@.nicelogin_purge_revocations(100);
+    SELECT nicelogin_purge_revocations(100);
 END;
 COMMENT ON FUNCTION nicelogin_revoke_sid(text, timestamptz) IS
     'refuses every token of this session (sid) from commit on; an existing entry keeps the later expiry (NULL: for good); the entry is purged a day (or the longest nicelogin.leeway) after expires_at; each call also purges up to 100 expired entries';
@@ -312,7 +311,7 @@ LANGUAGE sql STRICT VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     WITH gone AS (
-        DELETE FROM @extschema@.nicelogin_revocations AS r
+        DELETE FROM nicelogin_revocations AS r
          WHERE r.kind OPERATOR(pg_catalog.=) 'jti' AND r.value OPERATOR(pg_catalog.=) jti
         RETURNING 1)
     SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM gone;
@@ -327,7 +326,7 @@ LANGUAGE sql STRICT VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     WITH gone AS (
-        DELETE FROM @extschema@.nicelogin_revocations AS r
+        DELETE FROM nicelogin_revocations AS r
          WHERE r.kind OPERATOR(pg_catalog.=) 'sid' AND r.value OPERATOR(pg_catalog.=) sid
         RETURNING 1)
     SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM gone;

@@ -32,6 +32,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(nicelogin_invalidate_cache);
 PG_FUNCTION_INFO_V1(nicelogin_set_jwks);
@@ -106,10 +107,21 @@ nl_accept_invalidations(void)
 	}
 }
 
+/*
+ * A function of the extension changed (ALTER EXTENSION ... SET SCHEMA moves
+ * them all): the remembered schema may be the old one.
+ */
+static void
+proc_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	last_schema = InvalidOid;
+}
+
 void
 nl_keycache_init(void)
 {
 	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, proc_callback, (Datum) 0);
 }
 
 uint64
