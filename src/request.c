@@ -89,10 +89,14 @@ nl_token_normalize(const char *value, int len, int *outlen, bool *bearer)
 		scheme = true;
 		while (q < end && (*q == ' ' || *q == '\t'))
 			q++;
-		for (r = q; r < end && !token_space(*r); r++)
-			;
-		if (r == end)
-			p = q;
+		/* a token over the limit is too_long whatever its prefix: no scan */
+		if (end - q <= nl_max_token_length)
+		{
+			for (r = q; r < end && !token_space(*r); r++)
+				;
+			if (r == end)
+				p = q;
+		}
 	}
 	if (bearer)
 		*bearer = scheme;
