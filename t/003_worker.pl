@@ -55,7 +55,7 @@ is( $primary->safe_psql('postgres',
 $primary->safe_psql('postgres', 'CREATE EXTENSION nicelogin');
 
 
-# The table is empty, so every kid is unknown: the first token asks for a refresh.
+# The table is empty, so every token is refused (no_keys): the first one asks for a refresh.
 my $took = wait_for_value($primary, 'postgres', "SELECT nicelogin_check('$tokens->{rs256}')", 'valid', 30);
 ok(defined $took, 'an unknown kid makes the worker fetch the key set');
 is($primary->safe_psql('postgres', 'SELECT count(*) FROM nicelogin_keys'),
