@@ -19,11 +19,12 @@ OBJS = \
 	src/worker.o \
 	src/stats.o \
 	src/faillog.o
-# every install and upgrade script: nicelogin--1.0.sql, nicelogin--1.1.sql, nicelogin--1.0--1.1.sql ...
-DATA         = $(wildcard $(EXTENSION)--*.sql)
+# every install and upgrade script: nicelogin--1.0.sql, nicelogin--1.1.sql, nicelogin--1.0--1.1.sql ...,
+# and the secondary control file of 1.0 (not relocatable, unlike 1.1)
+DATA         = $(wildcard $(EXTENSION)--*.sql) $(wildcard $(EXTENSION)--*.control)
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
-REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation limits secrets revoke lists store search_path stats upgrade
+REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation limits secrets revoke lists store search_path stats upgrade move
 ISOLATION    = key_change deactivation_race long_transaction
 TAP_TESTS    = 1
 

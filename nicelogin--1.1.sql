@@ -17,11 +17,10 @@ BEGIN
      WHERE NOT r.rolsuper
        -- stands for the database's owner, who is looked at as a role of its own
        AND r.oid OPERATOR(pg_catalog.<>) 'pg_database_owner'::pg_catalog.regrole::pg_catalog.oid
-       AND pg_catalog.has_schema_privilege(r.oid, '@extschema@'::pg_catalog.regnamespace, 'CREATE');
+       AND pg_catalog.has_schema_privilege(r.oid, pg_catalog.current_schema(), 'CREATE');
     IF writers IS NOT NULL THEN
         RAISE EXCEPTION 'schema "%" can be written by roles that are not superusers: %',
-            (SELECT n.nspname FROM pg_catalog.pg_namespace n
-              WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace::pg_catalog.oid), writers
+            pg_catalog.current_schema(), writers
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = 'They could create functions or operators there that shadow nicelogin''s, which superusers and administrators would then run.',
               HINT = 'Install nicelogin into a schema of its own: CREATE SCHEMA nicelogin; CREATE EXTENSION nicelogin SCHEMA nicelogin; (or make a superuser own the schema and revoke CREATE on it from the others).';
@@ -154,7 +153,7 @@ AS 'MODULE_PATHNAME', 'nicelogin_set_jwks'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION nicelogin_set_jwks(jsonb) IS
-    'validates a JWKS and replaces the stored keys with it; returns the number of keys';
+    'validates a JWKS and replaces the stored keys with it; returns the number of keys; an empty set is refused (22023): DELETE FROM nicelogin_keys removes every key on purpose';
 REVOKE ALL ON FUNCTION nicelogin_set_jwks(jsonb) FROM PUBLIC;
 
 ------------------------------------------------------------------------
@@ -166,7 +165,7 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'nicelogin_token'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION nicelogin_token() IS
-    'the request''s raw token: nicelogin.token, else the bearer token in request.headers';
+    'the request''s token: nicelogin.token, else the bearer token in request.headers; surrounding whitespace and a Bearer prefix (any case) removed';
 
 CREATE FUNCTION nicelogin_claims()
 RETURNS jsonb
@@ -214,10 +213,10 @@ LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     WITH gone AS (
-        DELETE FROM @extschema@.nicelogin_revocations
+        DELETE FROM nicelogin_revocations
          WHERE ctid = ANY (ARRAY(
-                   SELECT ctid FROM @extschema@.nicelogin_revocations
-                    WHERE expires_at < @extschema@.nicelogin_purge_before()
+                   SELECT ctid FROM nicelogin_revocations
+                    WHERE expires_at < nicelogin_purge_before()
                     ORDER BY expires_at
                     LIMIT max_rows
                     FOR UPDATE SKIP LOCKED))
@@ -232,7 +231,7 @@ CREATE FUNCTION nicelogin_purge_revocations()
 RETURNS bigint
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-RETURN @extschema@.nicelogin_purge_revocations(NULL::integer);
+RETURN nicelogin_purge_revocations(NULL::integer);
 COMMENT ON FUNCTION nicelogin_purge_revocations() IS
     'deletes every revocation whose expires_at passed more than a day ago (or more than nicelogin.leeway, if longer); returns how many';
 REVOKE ALL ON FUNCTION nicelogin_purge_revocations() FROM PUBLIC;
@@ -242,12 +241,12 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-    INSERT INTO @extschema@.nicelogin_revocations AS r (kind, value, expires_at)
+    INSERT INTO nicelogin_revocations AS r (kind, value, expires_at)
     VALUES ('jti', jti, expires_at)
     ON CONFLICT (kind, value) DO UPDATE SET expires_at =
         CASE WHEN r.expires_at IS NULL OR EXCLUDED.expires_at IS NULL THEN NULL
              ELSE GREATEST(r.expires_at, EXCLUDED.expires_at) END;
-    SELECT @extschema@.nicelogin_purge_revocations(100);
+    SELECT nicelogin_purge_revocations(100);
 END;
 COMMENT ON FUNCTION nicelogin_revoke_jti(text, timestamptz) IS
     'refuses the token with this jti from commit on; an existing entry keeps the later expiry (NULL: for good); the entry is purged a day (or the longest nicelogin.leeway) after expires_at; each call also purges up to 100 expired entries';
@@ -258,12 +257,12 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-    INSERT INTO @extschema@.nicelogin_revocations AS r (kind, value, expires_at)
+    INSERT INTO nicelogin_revocations AS r (kind, value, expires_at)
     VALUES ('sid', sid, expires_at)
     ON CONFLICT (kind, value) DO UPDATE SET expires_at =
         CASE WHEN r.expires_at IS NULL OR EXCLUDED.expires_at IS NULL THEN NULL
              ELSE GREATEST(r.expires_at, EXCLUDED.expires_at) END;
-    SELECT @extschema@.nicelogin_purge_revocations(100);
+    SELECT nicelogin_purge_revocations(100);
 END;
 COMMENT ON FUNCTION nicelogin_revoke_sid(text, timestamptz) IS
     'refuses every token of this session (sid) from commit on; an existing entry keeps the later expiry (NULL: for good); the entry is purged a day (or the longest nicelogin.leeway) after expires_at; each call also purges up to 100 expired entries';
@@ -286,6 +285,56 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION nicelogin_revoke_current_session() IS
     'logout: revokes the session (sid) of the request''s own genuine token (nicelogin.token, else request.headers) until its exp; false when there is none or it has no sid; grant it to the API role';
 REVOKE ALL ON FUNCTION nicelogin_revoke_current_session() FROM PUBLIC;
+
+-- BEGIN admin lists (the same in both install scripts)
+-- What an administrator needs besides revoking: see the revocations and
+-- deactivations, and undo a revocation.  Nothing granted to PUBLIC: grant
+-- them to the admin role.  The views read the tables with their owner's
+-- privileges, so the admin role needs no privilege on the tables.
+CREATE VIEW nicelogin_revocation_list AS
+    SELECT kind, value, expires_at, revoked_at, revoked_by
+      FROM nicelogin_revocations;
+COMMENT ON VIEW nicelogin_revocation_list IS
+    'revoked token ids (kind jti) and sessions (kind sid): expires_at (NULL: for good; purged a day, or the longest nicelogin.leeway, after it), when and by which session user; grant SELECT to the admin role';
+REVOKE ALL ON nicelogin_revocation_list FROM PUBLIC;
+
+CREATE VIEW nicelogin_deactivation_list AS
+    SELECT user_id, deactivated_at, deactivated_by
+      FROM nicelogin_deactivated_users;
+COMMENT ON VIEW nicelogin_deactivation_list IS
+    'users whose tokens are refused (user_deactivated), when and by which session user; grant SELECT to the admin role';
+REVOKE ALL ON nicelogin_deactivation_list FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_unrevoke_jti(jti text)
+RETURNS boolean
+LANGUAGE sql STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH gone AS (
+        DELETE FROM nicelogin_revocations AS r
+         WHERE r.kind OPERATOR(pg_catalog.=) 'jti' AND r.value OPERATOR(pg_catalog.=) jti
+        RETURNING 1)
+    SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM gone;
+END;
+COMMENT ON FUNCTION nicelogin_unrevoke_jti(text) IS
+    'lifts the revocation of the token with this jti from commit on; true when there was one, false otherwise (never raises for an unknown jti)';
+REVOKE ALL ON FUNCTION nicelogin_unrevoke_jti(text) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_unrevoke_sid(sid text)
+RETURNS boolean
+LANGUAGE sql STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH gone AS (
+        DELETE FROM nicelogin_revocations AS r
+         WHERE r.kind OPERATOR(pg_catalog.=) 'sid' AND r.value OPERATOR(pg_catalog.=) sid
+        RETURNING 1)
+    SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM gone;
+END;
+COMMENT ON FUNCTION nicelogin_unrevoke_sid(text) IS
+    'lifts the revocation of this session (sid) from commit on; true when there was one, false otherwise (never raises for an unknown sid)';
+REVOKE ALL ON FUNCTION nicelogin_unrevoke_sid(text) FROM PUBLIC;
+-- END admin lists
 
 ------------------------------------------------------------------------
 -- The NiceLogin API over HTTP (EXECUTE revoked from PUBLIC).
@@ -365,13 +414,34 @@ COMMENT ON FUNCTION nicelogin_jwks_status() IS
     'refresh state kept in shared memory since server start (all NULL unless nicelogin is in shared_preload_libraries)';
 REVOKE ALL ON FUNCTION nicelogin_jwks_status() FROM PUBLIC;
 
-CREATE VIEW nicelogin_jwks_state AS
-    SELECT s.*,
+-- BEGIN jwks fetch (the last committed fetch; the same in both install scripts)
+-- The last fetch of the key set that committed (one row at most), written by
+-- nicelogin_refresh_jwks() and the refresh worker in the transaction that
+-- stores the keys: so it is seen without shared_preload_libraries, after a
+-- restart and on standbys, and a refresh that rolled back left none.
+CREATE TABLE nicelogin_jwks_fetch (
+    one_row     boolean PRIMARY KEY DEFAULT true CHECK (one_row),
+    fetched_at  timestamptz NOT NULL,
+    fetched_by  text NOT NULL,
+    keys        integer NOT NULL
+);
+COMMENT ON TABLE nicelogin_jwks_fetch IS
+    'the last committed fetch of the JWKS from NiceLogin: when, by whom (the refresh worker or the session user), how many keys';
+REVOKE ALL ON nicelogin_jwks_fetch FROM PUBLIC;
+
+CREATE OR REPLACE VIEW nicelogin_jwks_state AS
+    SELECT s.worker_pid,
+           f.fetched_at AS last_fetch_at,
+           f.fetched_by AS last_fetch_by,
+           f.keys AS last_fetch_keys,
+           s.last_error_at, s.last_error, s.next_refresh_at, s.refresh_requested,
+           s.refreshes, s.failures,
            (SELECT count(*) FROM nicelogin_keys) AS keys_stored,
            (SELECT max(added_at) FROM nicelogin_keys) AS keys_stored_at
-      FROM nicelogin_jwks_status() AS s;
+      FROM nicelogin_jwks_status() AS s
+      LEFT JOIN nicelogin_jwks_fetch AS f ON true;
 COMMENT ON VIEW nicelogin_jwks_state IS
-    'when the JWKS was last fetched and by whom, the last error, the next planned refresh, and the stored keys';
+    'the last committed fetch of the JWKS and by whom (also without shared_preload_libraries), the last failed refresh, the next planned refresh and counters (these with shared_preload_libraries only), and the stored keys';
 REVOKE ALL ON nicelogin_jwks_state FROM PUBLIC;
 -- BEGIN stats (verification statistics)
 ------------------------------------------------------------------------
@@ -433,6 +503,8 @@ COMMENT ON FUNCTION nicelogin_stats_reset() IS
 REVOKE ALL ON FUNCTION nicelogin_stats_reset() FROM PUBLIC;
 -- END stats
 
+
+-- END jwks fetch
 -- BEGIN secrets (stored-secret checks)
 -- Tell the superuser who installs or updates the extension about copies of
 -- nicelogin.api_secret that any role can read: settings of roles and

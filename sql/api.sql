@@ -99,6 +99,12 @@ SELECT nicelogin_refresh_jwks();
 \! python3 test/nicelogin_ctl.py mode slow 3000
 SET nicelogin.http_timeout = 200;
 SELECT clock_timestamp() AS t0 \gset
+SELECT nicelogin_refresh_jwks();
+\echo :LAST_ERROR_SQLSTATE
+SELECT clock_timestamp() - :'t0'::timestamptz BETWEEN interval '150 ms' AND interval '2 s' AS stopped_by_http_timeout;
+-- an answer that begins (status, headers, half the body) and then stalls
+\! python3 test/nicelogin_ctl.py mode slow_body 3000
+SELECT clock_timestamp() AS t0 \gset
 \set VERBOSITY terse
 SELECT nicelogin_refresh_jwks();
 \set VERBOSITY default
@@ -222,6 +228,18 @@ SELECT nicelogin_activate('33333333-3333-4333-8333-333333333333');
 --
 SELECT nicelogin_refresh_jwks() AS n_keys \gset
 SELECT :n_keys > 0 AS got_keys, :n_keys = (SELECT count(*) FROM nicelogin_keys) AS all_stored;
+-- the manual refresh is recorded with the keys it stored, also without
+-- shared_preload_libraries (no worker here)
+SELECT worker_pid IS NULL AS no_worker, last_fetch_by = session_user AS by_me,
+       last_fetch_keys = :n_keys AS fetched, last_fetch_at > now() - interval '1 minute' AS recent,
+       keys_stored = :n_keys AS stored
+  FROM nicelogin_jwks_state;
+SELECT last_fetch_at AS fetched_at FROM nicelogin_jwks_state \gset
+-- a refresh that rolls back, or fails, leaves the record as it was
+BEGIN;
+SELECT nicelogin_refresh_jwks() = :n_keys AS refreshed;
+ROLLBACK;
+SELECT last_fetch_at = :'fetched_at' AS unchanged FROM nicelogin_jwks_state;
 \copy server_lines (line) FROM PROGRAM 'python3 test/nicelogin_ctl.py requests --b64'
 SELECT j->>'method' AS method, j->>'path' AS path, j->'body' AS body,
        j->>'content_type' AS content_type, j->>'user_agent' AS user_agent
@@ -245,6 +263,8 @@ SELECT nicelogin_refresh_jwks();
 \set VERBOSITY default
 SELECT (SELECT count(*) FROM nicelogin_keys) = :n_keys AS unchanged,
        NOT EXISTS (SELECT kid FROM nicelogin_keys EXCEPT SELECT kid FROM kids_before) AS same_kids;
+SELECT last_fetch_at = :'fetched_at' AS unchanged, last_fetch_keys = :n_keys AS fetched
+  FROM nicelogin_jwks_state;
 -- the API key is one escaped path segment
 SET nicelogin.api_key = 'a b/c?d#é';
 SELECT nicelogin_refresh_jwks();

@@ -56,9 +56,20 @@ SELECT nicelogin_check(:'rs256') AS rs256_with_ps256_key;
 -- a key without alg serves every algorithm of its type
 SELECT nicelogin_set_jwks(jsonb_build_object('keys', jsonb_build_array(:'k_rsa1'::jsonb - 'alg' - 'use')));
 SELECT nicelogin_check(:'rs256') AS no_alg;
--- an empty set: nothing verifies
+-- an empty set is refused (it would refuse every token), the stored keys stay
+SELECT nicelogin_set_jwks(:'jwks') AS keys;
 SELECT nicelogin_set_jwks('{"keys":[]}');
-SELECT nicelogin_check(:'rs256') AS empty_set;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS still_stored FROM nicelogin_keys;
+SELECT nicelogin_check(:'rs256') AS after_refused_empty_set;
+-- removing every key on purpose: the reason says so, for any kid or none
+BEGIN;
+DELETE FROM nicelogin_keys;
+SELECT nicelogin_check(:'rs256') AS no_key_stored, nicelogin_check(:'unknown_kid') AS unknown_kid,
+       nicelogin_check(:'hs256_confusion_nokid') AS no_kid, nicelogin_check(:'alg_none') AS alg_none,
+       nicelogin_check('not a token') AS garbage;
+ROLLBACK;
+SELECT nicelogin_check(:'rs256') AS keys_back, nicelogin_check(:'unknown_kid') AS unknown_kid;
 
 -- symmetric key material never shows in the list view
 SELECT nicelogin_set_jwks(:'jwks_hs');

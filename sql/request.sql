@@ -59,6 +59,52 @@ SELECT header, set_config('request.headers', header, false) IS NOT NULL AS set,
                ('{"authorization": "Bearer"}'), ('{"authorization": 42}'),
                ('not json'), ('{"authorization": "Bearer x", "authorization": "Bearer y"}'),
                ('')) AS v(header);
+-- One normalisation for nicelogin.token, the authorization header and the
+-- verification functions' argument: surrounding whitespace (spaces, tabs, CR,
+-- LF) and a "Bearer " prefix in any case go; nothing looser is accepted.
+-- Each form: as nicelogin.token (company, check of nicelogin_token()), as the
+-- header's value (company), and as the argument of nicelogin_check().
+RESET request.headers;
+CREATE TEMP TABLE forms(id serial, name text, value text);
+INSERT INTO forms (name, value) VALUES
+  ('plain', :'rs256'),
+  ('Bearer', 'Bearer ' || :'rs256'),
+  ('bearer', 'bearer ' || :'rs256'),
+  ('BEARER, two spaces', 'BEARER  ' || :'rs256'),
+  ('Bearer, tab', E'Bearer\t' || :'rs256'),
+  ('trailing newline', :'rs256' || E'\n'),
+  ('trailing CRLF', 'Bearer ' || :'rs256' || E'\r\n'),
+  ('spaces and tabs around', E' \t ' || :'rs256' || E' \t'),
+  ('Bearer without space', 'Bearer' || :'rs256'),
+  ('Bearer twice', 'Bearer Bearer ' || :'rs256'),
+  ('two tokens', 'Bearer ' || :'rs256' || ' ' || :'bob'),
+  ('Basic', 'Basic ' || :'rs256'),
+  ('space inside', 'Bearer ' || overlay(:'rs256' placing ' ' from 40 for 0)),
+  ('newline inside', overlay(:'rs256' placing E'\n' from 40 for 0)),
+  ('bare Bearer', 'Bearer '),
+  ('whitespace only', E' \t\n');
+SELECT name,
+       set_config('nicelogin.token', value, false) IS NOT NULL AS set,
+       nicelogin_company_id() AS token_company,
+       nicelogin_check(nicelogin_token()) AS token_check
+  FROM (SELECT * FROM forms ORDER BY id OFFSET 0) f;
+RESET nicelogin.token;
+SELECT name,
+       set_config('request.headers', json_build_object('authorization', value)::text, false) IS NOT NULL AS set,
+       nicelogin_company_id() AS header_company,
+       nicelogin_check(nicelogin_token()) AS header_check,
+       nicelogin_check(value) AS arg_check,
+       nicelogin_verify(value) = (nicelogin_check(value) = 'valid') AS agree,
+       nicelogin_claims(value) IS NOT NULL AS claims,
+       nicelogin_claims(value, false) IS NOT NULL AS unverified_claims
+  FROM (SELECT * FROM forms ORDER BY id OFFSET 0) f;
+RESET request.headers;
+-- nicelogin_token() gives the normalised token
+SELECT set_config('nicelogin.token', E'  bearer ' || :'rs256' || E'\r\n', false) IS NOT NULL AS set,
+       nicelogin_token() = :'rs256' AS normalised;
+RESET nicelogin.token;
+DROP TABLE forms;
+
 -- the unverified request.jwt.claims setting is never trusted
 SELECT set_config('request.jwt.claims', '{"company_id": "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"}', false) IS NOT NULL AS set;
 SELECT nicelogin_company_id() AS company_id, nicelogin_claims() AS claims;

@@ -87,3 +87,45 @@ SELECT nicelogin_revoke_sid('sid-later', now() + interval '1 hour');
 SELECT kind, value, expires_at IS NULL AS for_good, expires_at > now() + interval '1 day' AS later_kept
   FROM nicelogin_revocations ORDER BY kind, value;
 DELETE FROM nicelogin_revocations;
+
+-- The admin role of the README: with only the grants it lists, it sees the
+-- revocations and deactivations it made and can undo a revocation.
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS regress_nl_admin_lists;
+RESET client_min_messages;
+CREATE ROLE regress_nl_admin_lists NOLOGIN;
+GRANT EXECUTE ON FUNCTION nicelogin_revoke_jti(text, timestamptz), nicelogin_revoke_sid(text, timestamptz),
+      nicelogin_revoke_token(text), nicelogin_unrevoke_jti(text), nicelogin_unrevoke_sid(text)
+      TO regress_nl_admin_lists;
+GRANT SELECT ON nicelogin_revocation_list, nicelogin_deactivation_list TO regress_nl_admin_lists;
+INSERT INTO nicelogin_deactivated_users (user_id) VALUES ('33333333-3333-4333-8333-333333333333');
+SET ROLE regress_nl_admin_lists;
+SELECT nicelogin_revoke_token(:'rs256') AS revoked_jti, nicelogin_revoke_sid('sid-alice-1', now() + interval '1 day');
+SELECT nicelogin_check(:'rs256') AS alice, nicelogin_check(:'alice2') AS alice_other_session;
+SELECT kind, value, expires_at IS NOT NULL AS expires, revoked_by = session_user AS by_me,
+       revoked_at > now() - interval '1 minute' AS recent
+  FROM nicelogin_revocation_list ORDER BY kind, value;
+SELECT user_id, deactivated_at > now() - interval '1 minute' AS recent FROM nicelogin_deactivation_list;
+-- undo: true when there was something to lift, false after
+SELECT nicelogin_unrevoke_sid('sid-alice-1') AS sid_lifted, nicelogin_unrevoke_sid('sid-alice-1') AS again,
+       nicelogin_unrevoke_sid('no-such-sid') AS unknown;
+SELECT nicelogin_check(:'rs256') AS alice_jti_still_revoked, nicelogin_check(:'alice2') AS alice_other_session;
+SELECT value FROM nicelogin_revocation_list WHERE kind = 'jti' \gset
+SELECT nicelogin_unrevoke_jti(:'value') AS jti_lifted, nicelogin_unrevoke_jti(:'value') AS again;
+-- a jti is not a sid: each function lifts its own kind only
+SELECT nicelogin_revoke_sid(:'value') IS NULL AS revoked_as_sid;
+SELECT nicelogin_unrevoke_jti(:'value') AS not_a_jti;
+SELECT nicelogin_unrevoke_sid(:'value') AS sid_lifted;
+SELECT nicelogin_check(:'rs256') AS alice_again, count(*) AS left FROM nicelogin_revocation_list;
+SELECT nicelogin_unrevoke_jti(NULL) AS null_jti;
+-- the tables themselves stay out of reach
+SELECT count(*) FROM nicelogin_revocations;
+DELETE FROM nicelogin_deactivated_users;
+RESET ROLE;
+DELETE FROM nicelogin_deactivated_users;
+DELETE FROM nicelogin_revocations;
+REVOKE ALL ON FUNCTION nicelogin_revoke_jti(text, timestamptz), nicelogin_revoke_sid(text, timestamptz),
+      nicelogin_revoke_token(text), nicelogin_unrevoke_jti(text), nicelogin_unrevoke_sid(text)
+      FROM regress_nl_admin_lists;
+REVOKE ALL ON nicelogin_revocation_list, nicelogin_deactivation_list FROM regress_nl_admin_lists;
+DROP ROLE regress_nl_admin_lists;

@@ -21,7 +21,9 @@ CREATE ROLE regress_nl_admin LOGIN;
 GRANT EXECUTE ON FUNCTION nicelogin_set_jwks(jsonb), nicelogin_revoke_jti(text, timestamptz),
       nicelogin_revoke_sid(text, timestamptz), nicelogin_revoke_token(text),
       nicelogin_purge_revocations(), nicelogin_purge_revocations(integer),
-      nicelogin_revoke_current_session(), nicelogin_refresh_jwks() TO regress_nl_admin;
+      nicelogin_revoke_current_session(), nicelogin_refresh_jwks(),
+      nicelogin_unrevoke_jti(text), nicelogin_unrevoke_sid(text) TO regress_nl_admin;
+GRANT SELECT ON nicelogin_revocation_list, nicelogin_deactivation_list TO regress_nl_admin;
 CREATE SCHEMA evil AUTHORIZATION regress_nl_dbo;
 
 -- Every SECURITY DEFINER function of the extension pins its search_path.
@@ -108,6 +110,9 @@ SELECT nicelogin_revoke_current_session() AS logged_out;
 SELECT nicelogin_check(:'alice2') AS alice2;
 RESET nicelogin.token;
 SELECT nicelogin_refresh_jwks() AS refreshed;
+SELECT count(*) AS listed FROM nicelogin_revocation_list;
+SELECT count(*) AS listed FROM nicelogin_deactivation_list;
+SELECT nicelogin_unrevoke_jti('jti-x') AS unrevoked_jti, nicelogin_unrevoke_sid('sid-x') AS unrevoked_sid;
 
 -- A superuser's session under the database's search_path: every function
 -- that runs SQL from C, including the admin API's.
@@ -142,6 +147,8 @@ DROP SCHEMA evil CASCADE;
 REVOKE ALL ON FUNCTION nicelogin_set_jwks(jsonb), nicelogin_revoke_jti(text, timestamptz),
       nicelogin_revoke_sid(text, timestamptz), nicelogin_revoke_token(text),
       nicelogin_purge_revocations(), nicelogin_purge_revocations(integer),
-      nicelogin_revoke_current_session(), nicelogin_refresh_jwks() FROM regress_nl_admin;
+      nicelogin_revoke_current_session(), nicelogin_refresh_jwks(),
+      nicelogin_unrevoke_jti(text), nicelogin_unrevoke_sid(text) FROM regress_nl_admin;
+REVOKE ALL ON nicelogin_revocation_list, nicelogin_deactivation_list FROM regress_nl_admin;
 DROP ROLE regress_nl_admin;
 DROP ROLE regress_nl_dbo;

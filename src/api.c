@@ -159,7 +159,7 @@ nicelogin_deactivate(PG_FUNCTION_ARGS)
  * set that nl_store_jwks() refuses all raise before the stored keys change.
  */
 int
-nl_refresh_jwks(Oid schema)
+nl_refresh_jwks(Oid schema, const char *by)
 {
 	const char *api_key = nl_require_api_key();
 	char	   *path;
@@ -170,8 +170,9 @@ nl_refresh_jwks(Oid schema)
 
 	/*
 	 * An empty set would refuse every token: NiceLogin always publishes its
-	 * signing keys, so an empty answer is a fault, not a rotation.  (Other
-	 * bad sets are refused by nl_store_jwks.)
+	 * signing keys, so an empty answer is a fault, not a rotation.
+	 * nl_store_jwks() refuses an empty set too (and other bad sets); this
+	 * says where it came from.
 	 */
 	if (JB_ROOT_IS_OBJECT(jwks))
 	{
@@ -187,7 +188,12 @@ nl_refresh_jwks(Oid schema)
 					 errhint("Check nicelogin.api_key and nicelogin.base_url.")));
 	}
 
-	return nl_store_jwks(jwks, schema);
+	{
+		int			count = nl_store_jwks(jwks, schema);
+
+		nl_record_fetch(schema, by, count);
+		return count;
+	}
 }
 
 /*
@@ -204,7 +210,7 @@ nicelogin_refresh_jwks(PG_FUNCTION_ARGS)
 
 	PG_TRY();
 	{
-		keys = nl_refresh_jwks(schema);
+		keys = nl_refresh_jwks(schema, by);
 	}
 	PG_CATCH();
 	{

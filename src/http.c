@@ -71,6 +71,7 @@ static void nl_http_setup(const char *method, const char *body,
 						  CURLU *cu, struct curl_slist *headers);
 static CURLcode nl_http_perform(const char *display);
 nl_noreturn static void nl_http_report(CURLcode rc, const char *display, CURLU *cu);
+nl_noreturn static void nl_http_report_timeout(const char *display);
 static char *nl_http_mask_credentials(char *reason, CURLU *cu);
 static size_t nl_http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static int	nl_http_progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
@@ -557,6 +558,59 @@ nl_http_mask_credentials(char *reason, CURLU *cu)
 }
 
 /*
+ * Raises the error for a transfer that ran out of nicelogin.http_timeout,
+ * saying how far it got (curl's counters are still those of the transfer):
+ * no connection; a connection but no TLS session; a request sent and no
+ * answer; or an answer that had begun (status known) and did not complete.
+ * 57014 in every case, as for any other timeout.
+ */
+static void
+nl_http_report_timeout(const char *display)
+{
+	curl_off_t	connect_us = 0;
+	curl_off_t	appconnect_us = 0;
+	curl_off_t	received = 0;
+	long		status = 0;
+	char	   *scheme = NULL;
+	bool		tls;
+
+	(void) curl_easy_getinfo(nl_curl, CURLINFO_CONNECT_TIME_T, &connect_us);
+	(void) curl_easy_getinfo(nl_curl, CURLINFO_APPCONNECT_TIME_T, &appconnect_us);
+	(void) curl_easy_getinfo(nl_curl, CURLINFO_SIZE_DOWNLOAD_T, &received);
+	(void) curl_easy_getinfo(nl_curl, CURLINFO_RESPONSE_CODE, &status);
+	tls = curl_easy_getinfo(nl_curl, CURLINFO_SCHEME, &scheme) == CURLE_OK &&
+		scheme != NULL && pg_strcasecmp(scheme, "https") == 0;
+
+	if (connect_us <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("could not connect to NiceLogin at \"%s\"", display),
+				 errdetail("No connection was made within nicelogin.http_timeout (%d ms).",
+						   nl_http_timeout),
+				 errhint("Check nicelogin.base_url and the network, or raise nicelogin.http_timeout.")));
+	if (tls && appconnect_us <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("could not set up TLS with NiceLogin at \"%s\"", display),
+				 errdetail("A connection was made, but the TLS handshake did not complete within nicelogin.http_timeout (%d ms).",
+						   nl_http_timeout),
+				 errhint("Check nicelogin.base_url, or raise nicelogin.http_timeout.")));
+	if (status == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("NiceLogin at \"%s\" did not answer in time", display),
+				 errdetail("A connection was made and the request sent, but no answer came within nicelogin.http_timeout (%d ms).",
+						   nl_http_timeout),
+				 errhint("NiceLogin was reached but is slow: raise nicelogin.http_timeout, or try again later.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_QUERY_CANCELED),
+			 errmsg("answer of NiceLogin at \"%s\" did not complete in time", display),
+			 errdetail("NiceLogin answered with HTTP status %ld, but only %lld bytes of the body had arrived when nicelogin.http_timeout (%d ms) ran out.",
+					   status, (long long) received, nl_http_timeout),
+			 errhint("NiceLogin was reached but is slow: raise nicelogin.http_timeout, or try again later.")));
+}
+
+/*
  * Raises the error for a transfer that failed, with curl's reason in the
  * detail.  Never mentions the request body; credentials of the URL are
  * masked in curl's reason.
@@ -601,12 +655,33 @@ nl_http_report(CURLcode rc, const char *display, CURLU *cu)
 	switch (rc)
 	{
 		case CURLE_OPERATION_TIMEDOUT:
+			nl_http_report_timeout(display);
+			break;
+
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_RESOLVE_PROXY:
 			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("could not reach NiceLogin at \"%s\"", display),
-					 errdetail("The request did not complete within nicelogin.http_timeout (%d ms): %s.",
-							   nl_http_timeout, reason),
-					 errhint("Check nicelogin.base_url and the network, or raise nicelogin.http_timeout.")));
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("could not resolve the host name of NiceLogin at \"%s\"", display),
+					 errdetail("%s.", reason),
+					 errhint("Check nicelogin.base_url and the database server's DNS settings.")));
+			break;
+
+		case CURLE_COULDNT_CONNECT:
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("could not connect to NiceLogin at \"%s\"", display),
+					 errdetail("%s.", reason),
+					 errhint("Check nicelogin.base_url and that NiceLogin can be reached from the database server.")));
+			break;
+
+		case CURLE_SEND_ERROR:
+		case CURLE_RECV_ERROR:
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("connection to NiceLogin at \"%s\" was lost", display),
+					 errdetail("%s.", reason),
+					 errhint("NiceLogin was reached; try again.")));
 			break;
 
 		case CURLE_OUT_OF_MEMORY:
@@ -634,7 +709,7 @@ nl_http_report(CURLcode rc, const char *display, CURLU *cu)
 		case CURLE_SSL_CONNECT_ERROR:
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("could not reach NiceLogin at \"%s\"", display),
+					 errmsg("could not set up TLS with NiceLogin at \"%s\"", display),
 					 errdetail("The TLS connection failed: %s.", reason),
 					 errhint("Check nicelogin.base_url and the server's certificate.")));
 			break;

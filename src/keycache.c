@@ -32,6 +32,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(nicelogin_invalidate_cache);
 PG_FUNCTION_INFO_V1(nicelogin_set_jwks);
@@ -106,10 +107,21 @@ nl_accept_invalidations(void)
 	}
 }
 
+/*
+ * A function of the extension changed (ALTER EXTENSION ... SET SCHEMA moves
+ * them all): the remembered schema may be the old one.
+ */
+static void
+proc_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	last_schema = InvalidOid;
+}
+
 void
 nl_keycache_init(void)
 {
 	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, proc_callback, (Datum) 0);
 }
 
 uint64
@@ -428,6 +440,19 @@ nl_store_jwks(Jsonb *jwks, Oid schema)
 	count = set->nkeys;
 	MemoryContextDelete(set->cxt);
 
+	/*
+	 * An empty set would refuse every token.  The same rule for every path
+	 * (nicelogin_set_jwks, nicelogin_refresh_jwks, the worker); removing
+	 * every key on purpose is a DELETE on the table.
+	 */
+	if (count == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key set is empty"),
+				 errdetail("An empty key set would refuse every token; the stored keys were not changed."),
+				 errhint("To remove every key on purpose, and refuse every token, run DELETE FROM %s.",
+						 quote_qualified_identifier(get_namespace_name(schema), "nicelogin_keys"))));
+
 	table = quote_qualified_identifier(get_namespace_name(schema), "nicelogin_keys");
 	values[0] = JsonbPGetDatum(jwks);
 
@@ -458,6 +483,42 @@ nl_store_jwks(Jsonb *jwks, Oid schema)
 	SPI_finish();
 	nl_unpin_search_path(save_nestlevel);
 	return count;
+}
+
+/*
+ * Records a fetch of the key set in nicelogin_jwks_fetch, in the current
+ * transaction (so it commits with the keys it stored, and a rollback takes
+ * it back): when, by whom, how many keys.  The same path for
+ * nicelogin_refresh_jwks() and the worker.
+ */
+void
+nl_record_fetch(Oid schema, const char *by, int keys)
+{
+	char	   *table = quote_qualified_identifier(get_namespace_name(schema),
+												   "nicelogin_jwks_fetch");
+	Oid			argtypes[3] = {TIMESTAMPTZOID, TEXTOID, INT4OID};
+	Datum		values[3];
+	int			rc;
+	int			save_nestlevel;
+
+	(void) nl_table_relid("nicelogin_jwks_fetch", schema);
+	values[0] = TimestampTzGetDatum(GetCurrentTimestamp());
+	values[1] = CStringGetTextDatum(by);
+	values[2] = Int32GetDatum(keys);
+
+	save_nestlevel = nl_pin_search_path();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute(psprintf("DELETE FROM %s", table), false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "could not delete from %s: %s", table, SPI_result_code_string(rc));
+	rc = SPI_execute_with_args(psprintf("INSERT INTO %s (fetched_at, fetched_by, keys) "
+										"VALUES ($1, $2, $3)", table),
+							   3, argtypes, values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into %s: %s", table, SPI_result_code_string(rc));
+	SPI_finish();
+	nl_unpin_search_path(save_nestlevel);
 }
 
 Datum

@@ -205,7 +205,10 @@ static const char *const result_names[] = {
 	[NL_WRONG_AUDIENCE] = "wrong_audience",
 	[NL_USER_DEACTIVATED] = "user_deactivated",
 	[NL_REVOKED] = "revoked",
+	[NL_NO_KEYS] = "no_keys",
 };
+StaticAssertDecl(lengthof(result_names) == NL_NRESULTS,
+				 "every result code has a name");
 
 const char *
 nl_result_name(NlResult r)

@@ -79,11 +79,11 @@ typedef enum NlResult
 	NL_WRONG_ISSUER,
 	NL_WRONG_AUDIENCE,
 	NL_USER_DEACTIVATED,
-	NL_REVOKED
+	NL_REVOKED,
+	NL_NO_KEYS,					/* no key stored (or none usable): every token */
+	NL_NRESULTS					/* the number of result codes (for arrays
+								 * indexed by NlResult): keep it last */
 } NlResult;
-
-/* Number of result codes (for arrays indexed by NlResult). */
-#define NL_NRESULTS (NL_REVOKED + 1)
 
 extern const char *nl_result_name(NlResult r);
 
@@ -342,8 +342,15 @@ extern const NlVerified *nl_verify_signed_token(const char *token, int len, Oid 
 extern bool nl_parse_uuid(const char *s, pg_uuid_t *out);
 
 /* ---------- request.c ---------- */
-/* The request's raw token (nicelogin.token, else request.headers' bearer), or NULL. */
+/* The request's token (nicelogin.token, else request.headers' bearer), normalised, or NULL. */
 extern char *nl_request_token(void);
+/*
+ * A client's token with surrounding whitespace and a "Bearer " prefix (any
+ * case) removed: the start inside value, its length in *outlen; *bearer
+ * (may be NULL) says whether the prefix was there.  Never raises.
+ */
+extern const char *nl_token_normalize(const char *value, int len, int *outlen,
+									  bool *bearer);
 
 /* ---------- tokencache.c ---------- */
 extern NlVerified *nl_tokencache_lookup(const char *token, int len, TimestampTz now);
@@ -438,14 +445,17 @@ extern long nl_http_request(const char *method, const char *url,
 
 /* Validates a JWKS and replaces the stored keys; returns the key count. */
 extern int	nl_store_jwks(Jsonb *jwks, Oid schema);
+/* Records a committed-with-the-keys fetch in nicelogin_jwks_fetch. */
+extern void nl_record_fetch(Oid schema, const char *by, int keys);
 
 extern void nl_guc_init(void);
 
 /*
- * Fetches the JWKS from NiceLogin and stores it with nl_store_jwks(); returns
- * the key count, raises on failure (stored keys unchanged).
+ * Fetches the JWKS from NiceLogin, stores it with nl_store_jwks() and records
+ * the fetch (by: who fetched) with nl_record_fetch(); returns the key count,
+ * raises on failure (stored keys unchanged).
  */
-extern int	nl_refresh_jwks(Oid schema);
+extern int	nl_refresh_jwks(Oid schema, const char *by);
 
 /* ---------- worker.c ---------- */
 extern char *nl_database;

@@ -48,26 +48,79 @@ typedef struct RequestState
 static RequestState req;
 static MemoryContext req_cxt = NULL;
 
-/* The bearer token of an Authorization header value, or NULL. */
+/* Whitespace around a token: space, tab, CR, LF (a pasted header, a line read with its end). */
+static inline bool
+token_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * The one normalisation of a token handed in by a client, for
+ * nicelogin.token, the authorization header of request.headers and the
+ * argument of the verification functions: surrounding whitespace (spaces,
+ * tabs, CR, LF) is dropped, then a leading "Bearer" (in any case) followed by
+ * one or more spaces or tabs, when what follows holds no whitespace.
+ * Nothing looser: internal whitespace, two tokens, "Bearer Bearer x",
+ * "Basic ...", "Bearer" with no space or a bare "Bearer " are left as they
+ * are and verify as malformed (a compact JWS holds no whitespace).  So the
+ * normalisation is idempotent: nicelogin_check(nicelogin_token()) gives the
+ * helpers' verdict.  Returns the start of the token inside value and sets
+ * *outlen; *bearer (may be NULL) tells whether the value starts with the
+ * Bearer scheme.  Never raises, never copies.
+ */
+const char *
+nl_token_normalize(const char *value, int len, int *outlen, bool *bearer)
+{
+	const char *p = value;
+	const char *end = value + len;
+	bool		scheme = false;
+
+	while (p < end && token_space(*p))
+		p++;
+	while (end > p && token_space(end[-1]))
+		end--;
+	if (end - p > 6 && pg_strncasecmp(p, "bearer", 6) == 0 &&
+		(p[6] == ' ' || p[6] == '\t'))
+	{
+		const char *q = p + 6;
+		const char *r;
+
+		scheme = true;
+		while (q < end && (*q == ' ' || *q == '\t'))
+			q++;
+		/* a token over the limit is too_long whatever its prefix: no scan */
+		if (end - q <= nl_max_token_length)
+		{
+			for (r = q; r < end && !token_space(*r); r++)
+				;
+			if (r == end)
+				p = q;
+		}
+	}
+	if (bearer)
+		*bearer = scheme;
+	*outlen = (int) (end - p);
+	return p;
+}
+
+/*
+ * The bearer token of an Authorization header value, normalised, or NULL
+ * when the header is not a Bearer credential (another scheme, no scheme,
+ * "Bearer" alone).  A Bearer credential that is not one token ("Bearer a
+ * b") is returned whole, so that it is refused as malformed rather than
+ * taken for no token.
+ */
 static char *
 bearer_token(const char *value)
 {
-	const char *p = value;
-	const char *end;
+	bool		bearer;
+	int			len;
+	const char *token = nl_token_normalize(value, strlen(value), &len, &bearer);
 
-	while (*p == ' ')
-		p++;
-	if (pg_strncasecmp(p, "bearer", 6) != 0 || p[6] != ' ')
+	if (!bearer)
 		return NULL;
-	p += 6;
-	while (*p == ' ')
-		p++;
-	end = p + strlen(p);
-	while (end > p && end[-1] == ' ')
-		end--;
-	if (end == p)
-		return NULL;
-	return pnstrdup(p, end - p);
+	return pnstrdup(token, len);
 }
 
 /*
@@ -95,8 +148,11 @@ request_headers(void)
 }
 
 /*
- * The request's raw token: nicelogin.token when set and not empty, else the
- * bearer token of request.headers' authorization header.  Never raises.
+ * The request's token: nicelogin.token when set and not empty, else the
+ * bearer token of request.headers' authorization header, normalised by
+ * nl_token_normalize() either way (a whitespace-only nicelogin.token gives
+ * '', which verifies as malformed: it does not fall back to the headers).
+ * Never raises.
  */
 static char *
 current_token(const char *headers)
@@ -104,7 +160,12 @@ current_token(const char *headers)
 	char	   *auth;
 
 	if (nl_token != NULL && nl_token[0] != '\0')
-		return nl_token;
+	{
+		int			len;
+		const char *token = nl_token_normalize(nl_token, strlen(nl_token), &len, NULL);
+
+		return pnstrdup(token, len);
+	}
 	if (headers == NULL)
 		return NULL;
 	auth = nl_json_find_string(headers, strlen(headers), "authorization");

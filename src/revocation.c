@@ -269,9 +269,12 @@ Datum
 nicelogin_revoke_token(PG_FUNCTION_ARGS)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
+	int			len;
+	const char *token = nl_token_normalize(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &len, NULL);
 	const NlVerified *v;
 
-	v = nl_verify_signed_token(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), fcinfo->flinfo->fn_oid);
+	/* normalised as the verification functions do */
+	v = nl_verify_signed_token(token, len, fcinfo->flinfo->fn_oid);
 	if (v->result != NL_VALID)
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(store_revocation(fcinfo->flinfo->fn_oid, "jti", v, "jti"));

@@ -98,11 +98,19 @@ verify_uncached(const char *token, int len, Oid fn_oid, TimestampTz now,
 	callercxt = MemoryContextSwitchTo(verify_cxt);
 
 	r = nl_jws_verify(token, len, keys, &jws);
-	if (r == NL_UNKNOWN_KEY && jws.kid_not_stored)
+	/*
+	 * A kid that is not stored, or no usable key at all (the table is empty,
+	 * or its keys break the rules): maybe NiceLogin rotated its key, so ask
+	 * the worker for a refresh.  Without any key, say so rather than blame
+	 * the token's kid: the cause is the key table.
+	 */
+	if (r == NL_UNKNOWN_KEY && (jws.kid_not_stored || keys->nkeys == 0))
 	{
 		nl_stats_count(NL_STATS_REFRESH_REQUEST);
-		nl_worker_request_refresh();	/* maybe NiceLogin rotated its key */
+		nl_worker_request_refresh();
 	}
+	if (r == NL_UNKNOWN_KEY && keys->nkeys == 0)
+		r = NL_NO_KEYS;
 	if (r == NL_VALID && !nl_claims_parse(jws.payload, jws.payload_len, &claims))
 		r = NL_MALFORMED;
 	if (r == NL_VALID)
@@ -216,12 +224,27 @@ nl_verify_signed_token(const char *token, int len, Oid fn_oid)
 	return verify_uncached(token, len, fn_oid, verification_time(), false);
 }
 
-static const NlVerified *
-verify_arg(FunctionCallInfo fcinfo)
+/*
+ * The token argument, normalised as nicelogin.token and request.headers are
+ * (nl_token_normalize: surrounding whitespace and a "Bearer " prefix go), so
+ * that nicelogin_check(header value) and the helpers agree; the token cache
+ * is keyed by the normalised token.
+ */
+static const char *
+token_arg(FunctionCallInfo fcinfo, int *len)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
 
-	return nl_verify_token(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), fcinfo->flinfo->fn_oid);
+	return nl_token_normalize(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), len, NULL);
+}
+
+static const NlVerified *
+verify_arg(FunctionCallInfo fcinfo)
+{
+	int			len;
+	const char *token = token_arg(fcinfo, &len);
+
+	return nl_verify_token(token, len, fcinfo->flinfo->fn_oid);
 }
 
 /* A copy of a jsonb in the caller's memory. */
@@ -262,14 +285,14 @@ nicelogin_claims(PG_FUNCTION_ARGS)
 	else
 	{
 		/* decoding only: no signature, no claims rule; never for authorization */
-		text	   *t = PG_GETARG_TEXT_PP(0);
-		int			len = VARSIZE_ANY_EXHDR(t);
+		int			len;
+		const char *token = token_arg(fcinfo, &len);
 		char	   *payload;
 		int			payload_len;
 
 		if (len > nl_max_token_length)
 			PG_RETURN_NULL();
-		payload = nl_jws_unverified_payload(VARDATA_ANY(t), len, &payload_len);
+		payload = nl_jws_unverified_payload(token, len, &payload_len);
 		if (payload == NULL || !nl_json_object_ok(payload, payload_len))
 			PG_RETURN_NULL();
 		PG_RETURN_JSONB_P(nl_json_to_jsonb(payload, payload_len));

@@ -126,7 +126,8 @@ nl_worker_init(void)
 	DefineCustomStringVariable("nicelogin.worker_role",
 							   "Role the refresh worker connects as.",
 							   "Empty: the bootstrap superuser, refreshing as the extension's owner. "
-							   "A role needs LOGIN, SELECT, INSERT and DELETE on nicelogin_keys, EXECUTE on "
+							   "A role needs LOGIN, SELECT, INSERT and DELETE on nicelogin_keys, INSERT and DELETE on "
+							   "nicelogin_jwks_fetch, EXECUTE on "
 							   "nicelogin_purge_revocations(), and USAGE on the extension's schema.",
 							   &nl_worker_role,
 							   "",
@@ -330,7 +331,7 @@ refresh_task(Oid schema)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("extension \"nicelogin\" is not installed in database \"%s\"", nl_database),
 				 errhint("Run CREATE EXTENSION nicelogin there, or set nicelogin.database.")));
-	return nl_refresh_jwks(schema);
+	return nl_refresh_jwks(schema, "refresh worker");
 }
 
 /* One refresh; returns false (logged) on failure. */

@@ -55,7 +55,7 @@ is( $primary->safe_psql('postgres',
 $primary->safe_psql('postgres', 'CREATE EXTENSION nicelogin');
 
 
-# The table is empty, so every kid is unknown: the first token asks for a refresh.
+# The table is empty, so every token is refused (no_keys): the first one asks for a refresh.
 my $took = wait_for_value($primary, 'postgres', "SELECT nicelogin_check('$tokens->{rs256}')", 'valid', 30);
 ok(defined $took, 'an unknown kid makes the worker fetch the key set');
 is($primary->safe_psql('postgres', 'SELECT count(*) FROM nicelogin_keys'),
@@ -114,6 +114,26 @@ api_ctl('mode', 'normal');
 $primary->safe_psql('postgres', 'SELECT nicelogin_refresh_jwks()');
 like($primary->safe_psql('postgres', 'SELECT last_fetch_by FROM nicelogin_jwks_state'),
 	qr/^\w+$/, 'a manual refresh records the session user');
+
+# After ALTER EXTENSION nicelogin SET SCHEMA the worker finds the extension in
+# its new schema: an unknown kid makes it store a rotated set there.
+$primary->safe_psql('postgres', 'CREATE SCHEMA nl_moved; ALTER EXTENSION nicelogin SET SCHEMA nl_moved');
+api_ctl('jwks', $reduced_file);
+$primary->safe_psql('postgres',
+	"SELECT nl_moved.nicelogin_check('" . encode_base64url('{"alg":"RS256","kid":"moved"}') . ".e30.AAAA')");
+ok( defined wait_for_value($primary, 'postgres', 'SELECT count(*) FROM nl_moved.nicelogin_keys',
+		scalar(@{ $without_ec{keys} }), 30),
+	'after SET SCHEMA the worker stores the fetched keys in the new schema');
+is( $primary->safe_psql('postgres',
+		"SELECT last_fetch_by, nl_moved.nicelogin_check('$tokens->{rs256}') FROM nl_moved.nicelogin_jwks_state"),
+	'refresh worker|valid', 'the worker recorded its fetch, and tokens verify');
+$primary->safe_psql('postgres', 'ALTER EXTENSION nicelogin SET SCHEMA public; DROP SCHEMA nl_moved');
+api_ctl('jwks', "$root/test/fixtures/jwks.json");
+$primary->safe_psql('postgres',
+	"SELECT nicelogin_check('" . encode_base64url('{"alg":"RS256","kid":"moved-back"}') . ".e30.AAAA')");
+ok( defined wait_for_value($primary, 'postgres', 'SELECT count(*) FROM nicelogin_keys',
+		scalar(@{ $jwks->{keys} }), 30),
+	'and again once moved back');
 
 # The worker comes back after it dies.
 my $pid = $primary->safe_psql('postgres', 'SELECT worker_pid FROM nicelogin_jwks_state');

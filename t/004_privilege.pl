@@ -192,6 +192,7 @@ ok( defined wait_for_value($node, 'app',
 	'without grants the refresh is refused: permission denied');
 is($node->safe_psql('app', $kids_sql), $kept, 'a refused refresh keeps the keys');
 $node->safe_psql('app', q{GRANT SELECT, INSERT, DELETE ON nicelogin.nicelogin_keys TO nicelogin_worker;
+	GRANT INSERT, DELETE ON nicelogin.nicelogin_jwks_fetch TO nicelogin_worker;
 	GRANT EXECUTE ON FUNCTION nicelogin.nicelogin_purge_revocations() TO nicelogin_worker;
 	GRANT USAGE ON SCHEMA nicelogin TO nicelogin_worker});
 $node->safe_psql('app',

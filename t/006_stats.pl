@@ -137,7 +137,7 @@ is( $node->safe_psql('db1', $answers), join("\n",
 		'db2|valid|1|1'),
 	'verified and cached counts per database and outcome after the workload');
 is($node->safe_psql('db1', 'SELECT count(*), count(DISTINCT stats_reset) FROM nicelogin_stats'),
-	'26|1', 'every outcome of both databases has a row, with one reset time');
+	'28|1', 'every outcome (14) of both databases has a row, with one reset time');
 is( $node->safe_psql('db1',
 		'SELECT datname, key_loads, key_parses, refresh_requests FROM nicelogin_stats_keys ORDER BY 1'),
 	"db1|2|2|2\ndb2|1|1|0",
@@ -165,7 +165,7 @@ is( $node->safe_psql('db1', "SELECT verified FROM nicelogin_stats WHERE datname 
 
 # Readable by pg_monitor members, not by an ordinary role.
 is($node->safe_psql('db1', 'SELECT count(*) FROM nicelogin_stats', extra_params => [ '-U', 'monitor' ]),
-	'26', 'a pg_monitor member reads nicelogin_stats');
+	'28', 'a pg_monitor member reads nicelogin_stats');
 is($node->safe_psql('db1', 'SELECT count(*) FROM nicelogin_stats_keys', extra_params => [ '-U', 'monitor' ]),
 	'2', '... and nicelogin_stats_keys');
 my ($ret, $o, $e);

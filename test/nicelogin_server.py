@@ -27,7 +27,8 @@ when it does not exist).
 Control endpoints (never recorded, never affected by the mode):
 
     POST /_control/mode      {"mode": M, "delay_ms": N, "form": F}   how API requests are answered:
-                             normal; slow (sleep delay_ms, then answer normally); error500
+                             normal; slow (sleep delay_ms, then answer normally); slow_body
+                             (answer normally, but pause delay_ms after half the body); error500
                              (500 {"error": "internal server error"}); empty500 (500, empty
                              body); garbage (200, a body that is not JSON); hang (answer
                              nothing until the mode changes, at most 60 s, then answer as the
@@ -71,7 +72,7 @@ INITIAL_USERS = [
      "password": "Carol-Pass-3", "is_active": True},
 ]
 
-MODES = ("normal", "slow", "error500", "empty500", "garbage", "hang", "toggle_ignored",
+MODES = ("normal", "slow", "slow_body", "error500", "empty500", "garbage", "hang", "toggle_ignored",
          "echo_error", "huge")
 ECHO_FORMS = ("raw", "ascii", "ascii_upper", "slash", "twice", "values", "url", "url_lower",
               "truncated", "shortened")
@@ -227,7 +228,15 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         if raw and self.command != "HEAD":
-            self.wfile.write(raw)
+            stall = getattr(self, "stall_ms", 0)
+            if stall:
+                # slow_body: the status, the headers and half the body, then a pause
+                self.wfile.write(raw[:len(raw) // 2])
+                self.wfile.flush()
+                time.sleep(stall / 1000.0)
+                self.wfile.write(raw[len(raw) // 2:])
+            else:
+                self.wfile.write(raw)
 
     def read_body(self):
         length = self.headers.get("Content-Length")
@@ -343,6 +352,8 @@ class Handler(BaseHTTPRequestHandler):
                 mode, delay = st.mode, st.delay_ms
         if mode == "slow":
             time.sleep(delay / 1000.0)
+        elif mode == "slow_body":
+            self.stall_ms = delay
         elif mode == "error500":
             return self.send(500, {"error": "internal server error"})
         elif mode == "empty500":
