@@ -287,6 +287,77 @@ def t_refresh(sql):
         drop_db(db)
 
 
+def t_admin_lists(sql):
+    db = "nl_readme_admin_lists"
+    schema_db(db)
+    try:
+        psql(db, "SELECT nicelogin_revoke_sid('sid-bob-1');\n")
+        check(one(db, "SELECT nicelogin_check(:'t');", {"t": TOKENS["bob"]}) == "revoked", "setup: bob not revoked")
+        out = psql(db, substitute(sql, "sid"), {"sid": "sid-bob-1"})
+        check(re.search(r"^sid\|sid-bob-1\|", out, re.M), "the list does not show the revocation: %r" % out)
+        check(out.strip().splitlines()[-1] == "t", "unrevoke did not return true: %r" % out)
+        check(one(db, "SELECT nicelogin_check(:'t');", {"t": TOKENS["bob"]}) == "valid",
+              "the session is still revoked after unrevoke")
+    finally:
+        drop_db(db)
+
+
+def t_stats_query(sql):
+    db = "nl_readme_stats_query"
+    schema_db(db)
+    try:
+        body = ("SET client_min_messages = warning;\n"
+                "SELECT nicelogin_check(:'a'), nicelogin_check(:'a'), nicelogin_check(:'b');\n" + sql)
+        out = psql(db, body, {"a": TOKENS["rs256"], "b": TOKENS["rs256_bad_sig"]})
+        check(re.search(r"^%s\|valid\|1\|1$" % db, out, re.M) and re.search(r"^%s\|bad_signature\|1\|0$" % db, out, re.M),
+              "the statistics query does not show this session's counts: %r" % out)
+    finally:
+        drop_db(db)
+
+
+EXPORTER_METRICS = set()
+REASONS = ("valid malformed too_long unsupported_alg unknown_key bad_signature missing_exp expired "
+           "not_yet_valid wrong_issuer wrong_audience user_deactivated revoked no_keys").split()
+
+
+def t_exporter_queries(text):
+    """postgres_exporter's queries.yaml: each query runs as a pg_monitor member with USAGE on the
+    extension's schema, returns the columns its metrics name; metric names are query_column."""
+    db = "nl_readme_exporter"
+    schema_db(db)
+    ensure_role("nl_readme_exporter", login=True)
+    try:
+        psql("postgres", "GRANT pg_monitor TO nl_readme_exporter;\n")
+        psql(db, "GRANT USAGE ON SCHEMA nicelogin TO nl_readme_exporter;\n")
+        entries = re.findall(r'^(\w+):\n  query: "(.*)"\n(?:  master: true\n)?  metrics:\n((?:    .*\n)+)', text, re.M)
+        check(len(entries) == 2, "expected 2 queries, found %d" % len(entries))
+        for name, query, metrics in entries:
+            cols = re.findall(r"^    - (\w+):", metrics, re.M)
+            usage = dict(zip(cols, re.findall(r'usage: "(\w+)"', metrics)))
+            out = psql(db, "SET ROLE nl_readme_exporter;\nSELECT nicelogin_check(:'a');\n"
+                           "\\pset tuples_only off\n%s;\n" % query, {"a": TOKENS["rs256"]})
+            header = [l for l in out.splitlines() if "|" in l][0].split("|")
+            check(header == cols, "%s: the query's columns %r are not the metrics %r" % (name, header, cols))
+            for c in cols:
+                check(usage.get(c) in ("LABEL", "COUNTER"), "%s.%s: usage %r" % (name, c, usage.get(c)))
+                if usage[c] == "COUNTER":
+                    EXPORTER_METRICS.add("%s_%s" % (name, c))
+    finally:
+        drop_db(db)
+        psql("postgres", "DROP ROLE IF EXISTS nl_readme_exporter;\n")
+
+
+def t_alert_rules(text):
+    """The alert rules name only metrics the exporter queries above define, and real reasons."""
+    check(EXPORTER_METRICS, "no exporter-queries block before the rules")
+    for m in set(re.findall(r"\b(nicelogin_\w+)\{", text)):
+        check(m in EXPORTER_METRICS, "the rules use %s, which the exporter queries do not define (%s)"
+              % (m, ", ".join(sorted(EXPORTER_METRICS))))
+    for alt in re.findall(r'reason=~"([^"]+)"', text):
+        for r in alt.split("|"):
+            check(r in REASONS, "the rules name a reason %r that nicelogin_check never gives" % r)
+
+
 TESTS = {
     "opening": t_opening,
     "multitenant-excerpt": t_multitenant_excerpt,
@@ -297,6 +368,10 @@ TESTS = {
     "privileges": t_privileges,
     "worker-role": t_worker_role,
     "refresh": t_refresh,
+    "admin-lists": t_admin_lists,
+    "stats-query": t_stats_query,
+    "exporter-queries": (t_exporter_queries, "yaml"),
+    "alert-rules": (t_alert_rules, "yaml"),
 }
 
 
@@ -346,7 +421,8 @@ def main():
                 continue
             test = TESTS.get(directive)
             check(test is not None, "no test named %r in test/readme_snippets.py" % directive)
-            check(lang == "sql", "test %r runs SQL, but the block is ```%s" % (directive, lang))
+            test, want = test if isinstance(test, tuple) else (test, "sql")
+            check(lang == want, "test %r reads ```%s, but the block is ```%s" % (directive, want, lang))
             used.add(directive)
             test(text)
             passed += 1
