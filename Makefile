@@ -1,6 +1,8 @@
 # nicelogin: PGXS build
-EXTENSION    = nicelogin
-EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+# Two extensions: nicelogin, and nicelogin_test (signed test tokens, for test and CI databases;
+# its own library, built by the rules at the end).
+EXTENSION    = nicelogin nicelogin_test
+EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" nicelogin.control)
 MODULE_big   = nicelogin
 OBJS = \
 	src/nicelogin.o \
@@ -18,10 +20,10 @@ OBJS = \
 	src/secret.o \
 	src/worker.o
 # every install and upgrade script: nicelogin--1.0.sql, nicelogin--1.1.sql, nicelogin--1.0--1.1.sql ...
-DATA         = $(wildcard $(EXTENSION)--*.sql)
+DATA         = $(wildcard nicelogin--*.sql) $(wildcard nicelogin_test--*.sql)
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
-REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation limits secrets revoke lists store search_path upgrade
+REGRESS      = setup verify keys privileges wycheproof request rls_example nicelogin_test api api_deactivation limits secrets revoke lists store search_path upgrade
 ISOLATION    = key_change deactivation_race long_transaction
 TAP_TESTS    = 1
 
@@ -31,7 +33,23 @@ PG_CONFIG   ?= pg_config
 # a given implementation does not use.
 PG_CPPFLAGS  = -DNICELOGIN_VERSION=\"$(EXTVERSION)\" $(shell pkg-config --cflags openssl libcurl) -Wextra -Wno-unused-parameter
 SHLIB_LINK   = $(shell pkg-config --libs openssl libcurl)
-EXTRA_CLEAN  = results output_iso tmp_check log
+EXTRA_CLEAN  = results output_iso tmp_check log nicelogin_test$(DLSUFFIX) $(TEST_OBJS)
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# nicelogin_test.so: PGXS builds one MODULE_big, so the second library has its own link and
+# install rules, with the same compiler flags (PGXS's %.o rule).  It links the base64url code
+# and OpenSSL, nothing else of nicelogin's: a database without nicelogin_test never loads
+# signing code.
+TEST_OBJS = src/testsign.o src/base64url.o
+all: nicelogin_test$(DLSUFFIX)
+nicelogin_test$(DLSUFFIX): $(TEST_OBJS)
+	$(LINK.shared) -o $@ $(TEST_OBJS) $(LDFLAGS) $(LDFLAGS_SL) $(shell pkg-config --libs openssl)
+install: install-nicelogin-test
+install-nicelogin-test: nicelogin_test$(DLSUFFIX) installdirs
+	$(INSTALL_SHLIB) nicelogin_test$(DLSUFFIX) '$(DESTDIR)$(pkglibdir)/'
+uninstall: uninstall-nicelogin-test
+uninstall-nicelogin-test:
+	rm -f '$(DESTDIR)$(pkglibdir)/nicelogin_test$(DLSUFFIX)'
+.PHONY: install-nicelogin-test uninstall-nicelogin-test
