@@ -44,6 +44,7 @@ nl_use_major() {
 	NL_DEPS=(
 		"postgresql-$NL_PG_MAJOR" "postgresql-server-dev-$NL_PG_MAJOR" libcurl4-openssl-dev libssl-dev
 		pkg-config libipc-run-perl make gcc python3 valgrind
+		"postgresql-$NL_PG_MAJOR-pgtap" libtap-parser-sourcehandler-pgtap-perl
 	)
 }
 # a script run by test/run-tests.sh gets that run's major in NL_PG_MAJOR (and NL_PGBIN)

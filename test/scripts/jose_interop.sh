@@ -8,7 +8,7 @@
 #   4. jose's private JWK, nicelogin_test signs    -> jose verifies (with jose's public JWK).
 # Every token is also checked with one signature character changed: both sides must refuse it.
 #
-# Needs node (18 or later) and npm; `npm ci` installs test/interop/node_modules from its
+# Needs node (20 or later) and npm; `npm ci` installs test/interop/node_modules from its
 # package-lock.json when it is missing (network needed then).  Without node the script fails,
 # except inside a test/chroot.sh chroot (NL_IN_CHROOT set), whose Debian image has no node: there
 # it prints a SKIP banner and exits 0.  The host's run (PostgreSQL 15) always runs it.
