@@ -223,6 +223,7 @@ SELECT nicelogin_test.sign('{}', g || jsonb_build_object('d', nicelogin_test.gen
   FROM nicelogin_test.generate_key('ES256') g;
 SELECT nicelogin_test.sign('{}', g || '{"crv": "P-384"}') FROM nicelogin_test.generate_key('ES256') g;
 SELECT nicelogin_test.sign('{}', g - 'alg' || '{"crv": "secp256k1"}') FROM nicelogin_test.generate_key('ES256') g;
+SELECT nicelogin_test.sign('{}', g - 'alg' - 'crv') FROM nicelogin_test.generate_key('ES256') g;
 SELECT nicelogin_test.sign('{}', g || jsonb_build_object('x', nicelogin_test.generate_key('EdDSA')->>'x'))
   FROM nicelogin_test.generate_key('EdDSA') g;
 SELECT nicelogin_test.sign('{}', g || '{"d": "AAAA"}') FROM nicelogin_test.generate_key('EdDSA') g;
@@ -235,7 +236,7 @@ SELECT pg_temp.header(nicelogin_test.authenticate_as('{}'))->>'alg' AS still_sig
 
 -- privileges: EXECUTE for superusers only; a non-superuser cannot create the extension
 SELECT p.oid::regprocedure AS function, has_function_privilege('regress_nl_app', p.oid, 'EXECUTE') AS app_may_execute
-  FROM pg_proc p WHERE p.pronamespace = 'nicelogin_test'::regnamespace ORDER BY 1::text;
+  FROM pg_proc p WHERE p.pronamespace = 'nicelogin_test'::regnamespace ORDER BY p.proname;
 SELECT has_schema_privilege('regress_nl_app', 'nicelogin_test', 'USAGE') AS app_schema_usage;
 SET ROLE regress_nl_app;
 SELECT nicelogin_test.generate_key('ES256');

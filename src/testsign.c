@@ -517,13 +517,17 @@ load_key(Jsonb *jwk, TestKey *key)
 		key->alg = find_alg(alg, false);
 	else if (strcmp(kty, "EC") == 0 || strcmp(kty, "OKP") == 0)
 	{
+		if (crv == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("private JWK has no member \"crv\"")));
 		for (int i = 0; i < (int) lengthof(test_algs); i++)
-			if (crv != NULL && test_algs[i].crv != NULL && strcmp(test_algs[i].crv, crv) == 0)
+			if (test_algs[i].crv != NULL && strcmp(test_algs[i].crv, crv) == 0)
 				key->alg = &test_algs[i];
 		if (key->alg == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("curve \"%s\" is not supported", crv ? crv : ""),
+					 errmsg("curve \"%s\" is not supported", crv),
 					 errdetail("Curves are P-256, P-384, P-521 (EC) and Ed25519 (OKP).")));
 	}
 	else
