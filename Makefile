@@ -1,6 +1,8 @@
 # nicelogin: PGXS build
-EXTENSION    = nicelogin
-EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+# Two extensions: nicelogin, and nicelogin_test (signed test tokens, for test and CI databases;
+# its own library, built by the rules at the end).
+EXTENSION    = nicelogin nicelogin_test
+EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" nicelogin.control)
 MODULE_big   = nicelogin
 OBJS = \
 	src/nicelogin.o \
@@ -20,11 +22,11 @@ OBJS = \
 	src/stats.o \
 	src/faillog.o
 # every install and upgrade script: nicelogin--1.0.sql, nicelogin--1.1.sql, nicelogin--1.0--1.1.sql ...,
-# and the secondary control file of 1.0 (not relocatable, unlike 1.1)
-DATA         = $(wildcard $(EXTENSION)--*.sql) $(wildcard $(EXTENSION)--*.control)
+# the secondary control file of 1.0 (not relocatable, unlike 1.1), and nicelogin_test's script
+DATA         = $(wildcard nicelogin--*.sql) $(wildcard nicelogin--*.control) $(wildcard nicelogin_test--*.sql)
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
-REGRESS      = setup verify keys privileges wycheproof request rls_example api api_deactivation limits secrets revoke lists store search_path stats upgrade move
+REGRESS      = setup verify keys privileges wycheproof request rls_example nicelogin_test api api_deactivation limits secrets revoke lists store search_path stats upgrade move
 ISOLATION    = key_change deactivation_race long_transaction
 TAP_TESTS    = 1
 
@@ -34,7 +36,23 @@ PG_CONFIG   ?= pg_config
 # a given implementation does not use.
 PG_CPPFLAGS  = -DNICELOGIN_VERSION=\"$(EXTVERSION)\" $(shell pkg-config --cflags openssl libcurl) -Wextra -Wno-unused-parameter
 SHLIB_LINK   = $(shell pkg-config --libs openssl libcurl)
-EXTRA_CLEAN  = results output_iso tmp_check log
+EXTRA_CLEAN  = results output_iso tmp_check log nicelogin_test$(DLSUFFIX) $(TEST_OBJS)
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# nicelogin_test.so: PGXS builds one MODULE_big, so the second library has its own link and
+# install rules, with the same compiler flags (PGXS's %.o rule).  It links the base64url code
+# and OpenSSL, nothing else of nicelogin's: a database without nicelogin_test never loads
+# signing code.
+TEST_OBJS = src/testsign.o src/base64url.o
+all: nicelogin_test$(DLSUFFIX)
+nicelogin_test$(DLSUFFIX): $(TEST_OBJS)
+	$(LINK.shared) -o $@ $(TEST_OBJS) $(LDFLAGS) $(LDFLAGS_SL) $(shell pkg-config --libs openssl)
+install: install-nicelogin-test
+install-nicelogin-test: nicelogin_test$(DLSUFFIX) installdirs
+	$(INSTALL_SHLIB) nicelogin_test$(DLSUFFIX) '$(DESTDIR)$(pkglibdir)/'
+uninstall: uninstall-nicelogin-test
+uninstall-nicelogin-test:
+	rm -f '$(DESTDIR)$(pkglibdir)/nicelogin_test$(DLSUFFIX)'
+.PHONY: install-nicelogin-test uninstall-nicelogin-test

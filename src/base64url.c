@@ -1,6 +1,7 @@
 /*
  * base64url.c
- *		Strict base64url decoding (RFC 7515 section 2, RFC 4648 section 5).
+ *		Strict base64url decoding (RFC 7515 section 2, RFC 4648 section 5),
+ *		and the canonical encoding (nicelogin_test's signed tokens).
  *
  * Only the canonical encoding is accepted: the 64-letter URL-safe alphabet,
  * no padding, no whitespace, no length of 1 modulo 4, and zero bits in the
@@ -59,4 +60,28 @@ nl_b64url_decode(const char *src, int srclen, unsigned char *dst)
 		return -1;
 
 	return out;
+}
+
+static const char b64url_alphabet[] =
+"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void
+nl_b64url_encode(const unsigned char *src, int srclen, StringInfo dst)
+{
+	uint32		acc = 0;
+	int			nbits = 0;
+
+	for (int i = 0; i < srclen; i++)
+	{
+		acc = (acc << 8) | src[i];
+		nbits += 8;
+		while (nbits >= 6)
+		{
+			nbits -= 6;
+			appendStringInfoChar(dst, b64url_alphabet[(acc >> nbits) & 0x3F]);
+		}
+	}
+	/* the last 2 or 4 bits, padded with zero bits; no '=' */
+	if (nbits > 0)
+		appendStringInfoChar(dst, b64url_alphabet[(acc << (6 - nbits)) & 0x3F]);
 }

@@ -96,6 +96,8 @@ extern const char *nl_result_name(NlResult r);
  */
 extern int	nl_b64url_decode(const char *src, int srclen, unsigned char *dst);
 #define nl_b64url_dec_len(n) (((n) * 3) / 4 + 3)
+/* Appends the canonical base64url encoding of src (no padding) to dst. */
+extern void nl_b64url_encode(const unsigned char *src, int srclen, StringInfo dst);
 
 /* ---------- algorithms ---------- */
 typedef enum NlAlg

@@ -58,7 +58,8 @@ suite_of() {
 packages_of() {
 	local m=$1
 	echo "postgresql-$m postgresql-server-dev-$m build-essential libcurl4-openssl-dev libssl-dev" \
-		"pkg-config libipc-run-perl python3 make gcc valgrind iproute2 ca-certificates"
+		"pkg-config libipc-run-perl python3 make gcc valgrind iproute2 ca-certificates" \
+		"postgresql-$m-pgtap libtap-parser-sourcehandler-pgtap-perl"
 }
 
 stamp_text() {

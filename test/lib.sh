@@ -44,9 +44,10 @@ nl_use_major() {
 	NL_DEPS=(
 		"postgresql-$NL_PG_MAJOR" "postgresql-server-dev-$NL_PG_MAJOR" libcurl4-openssl-dev libssl-dev
 		pkg-config libipc-run-perl make gcc python3 valgrind
+		"postgresql-$NL_PG_MAJOR-pgtap" libtap-parser-sourcehandler-pgtap-perl
 	)
 	# The example apps' and the pooler's (test/scripts/example_apps.sh, pgbouncer_pooling.sh), on
-	# the host only: a chroot has test/chroot.sh's package list, and those scripts say SKIP there.
+	# the host only: a chroot has test/chroot.sh's package list, and those scripts run on the host's major only.
 	if [ -z "${NL_IN_CHROOT:-}" ]; then
 		NL_DEPS+=("${NL_APP_DEPS[@]}")
 	fi
