@@ -207,3 +207,18 @@ SELECT set_config('request.headers', pg_temp.headers(:'alice2'), false) IS NOT N
 SELECT nicelogin_company_id() AS company;
 RESET request.headers;
 SELECT nicelogin_company_id() AS reset;
+-- two authorization members that differ only in case: SQL's ->> reads one,
+-- so nicelogin takes neither (no token)
+SELECT set_config('request.headers', json_build_object('authorization', 'Bearer garbage',
+       'Authorization', 'Bearer ' || :'rs256')::text, false) IS NOT NULL AS set;
+SELECT nicelogin_token() IS NULL AS no_token, nicelogin_user_id() IS NULL AS no_user;
+SELECT set_config('request.headers', json_build_object('Authorization', 'Bearer ' || :'rs256')::text, false) IS NOT NULL AS set;
+SELECT nicelogin_user_id() AS one_member_any_case;
+RESET request.headers;
+-- surrounding whitespace counts toward the limit beyond 1 kB: megabytes of it
+-- are too_long, unscanned, in every path
+SELECT nicelogin_check(repeat(' ', 1000) || 'Bearer ' || :'rs256' || repeat(' ', 10)) AS within_slack,
+       nicelogin_check(repeat(' ', 5000000) || 'Bearer ' || :'rs256') AS megabytes_of_spaces;
+SELECT set_config('nicelogin.token', repeat(E'\t', 100000) || :'rs256', false) IS NOT NULL AS set;
+SELECT nicelogin_check(nicelogin_token()) AS setting, nicelogin_user_id() IS NULL AS no_user;
+RESET nicelogin.token;

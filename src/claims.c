@@ -117,6 +117,7 @@ typedef struct WalkState
 	NlClaims   *claims;
 	const char *find_name;
 	char	   *found;
+	int			find_matches;	/* members of that name, in any case */
 } WalkState;
 
 static int
@@ -387,9 +388,13 @@ walk_scalar(void *state, char *token, JsonTokenType type)
 			header_scalar(st, st->top_field, token, type);
 		else if (st->mode == WALK_CLAIMS)
 			claims_scalar(st, st->top_field, token, type);
-		else if (st->mode == WALK_FIND && type == JSON_TOKEN_STRING &&
+		else if (st->mode == WALK_FIND &&
 				 pg_strcasecmp(st->top_field, st->find_name) == 0)
-			st->found = token;
+		{
+			st->find_matches++;
+			if (type == JSON_TOKEN_STRING)
+				st->found = token;
+		}
 	}
 	else if (st->in_aud && st->depth == 2)
 	{
@@ -470,6 +475,13 @@ nl_json_find_string(const char *buf, int len, const char *name)
 	WalkState	st = {.mode = WALK_FIND, .find_name = name};
 
 	if (!json_walk(buf, len, &st))
+		return NULL;
+	/*
+	 * Two members that differ only in case ("authorization" and
+	 * "Authorization"): SQL's ->> would read one and we another, so take
+	 * neither.
+	 */
+	if (st.find_matches != 1)
 		return NULL;
 	return st.found;
 }

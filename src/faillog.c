@@ -124,12 +124,19 @@ describe_token(const char *token, int len, NlResult r)
 		append_value(&buf, "kid", hdr.kid);
 		append_value(&buf, "alg", hdr.alg);
 	}
+	else if (r != NL_TOO_LONG && !have_hdr)
+		appendStringInfoString(&buf, "; header unreadable");
 	if (have_claims && (claims.iss || claims.sub || claims.jti))
 	{
 		appendStringInfoString(&buf, "; unverified claims: ");
 		append_value(&buf, "iss", claims.iss);
 		append_value(&buf, "sub", claims.sub);
 		append_value(&buf, "jti", claims.jti);
+	}
+	else if (r != NL_TOO_LONG && !have_claims)
+	{
+		/* say so, rather than leave a reader to think it had no iss, sub, jti */
+		appendStringInfoString(&buf, "; claims unreadable");
 	}
 	appendStringInfoChar(&buf, '.');
 	return buf.data;

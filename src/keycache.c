@@ -450,7 +450,7 @@ nl_store_jwks(Jsonb *jwks, Oid schema)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key set is empty"),
 				 errdetail("An empty key set would refuse every token; the stored keys were not changed."),
-				 errhint("To remove every key on purpose, and refuse every token, run DELETE FROM %s.",
+				 errhint("To remove every key on purpose, run DELETE FROM %s; with the refresh worker running, also unset nicelogin.api_key, or it fetches NiceLogin's keys again.",
 						 quote_qualified_identifier(get_namespace_name(schema), "nicelogin_keys"))));
 
 	table = quote_qualified_identifier(get_namespace_name(schema), "nicelogin_keys");
