@@ -128,6 +128,28 @@ COMMENT ON FUNCTION nicelogin_revoke_current_session() IS
     'logout: revokes the session (sid) of the request''s own genuine token (nicelogin.token, else request.headers) until its exp; false when there is none or it has no sid; grant it to the API role';
 REVOKE ALL ON FUNCTION nicelogin_revoke_current_session() FROM PUBLIC;
 
+------------------------------------------------------------------------
+-- The shared token cache's counters (monitoring roles only).
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_shared_cache_info(
+    OUT capacity integer,
+    OUT entries bigint,
+    OUT entry_bytes integer,
+    OUT hits bigint,
+    OUT misses bigint,
+    OUT inserts bigint,
+    OUT evictions bigint,
+    OUT too_large bigint,
+    OUT invalidations bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'nicelogin_shared_cache_info'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION nicelogin_shared_cache_info() IS
+    'size and counters of the verified-token cache shared by all sessions, since server start (capacity 0 unless nicelogin is in shared_preload_libraries)';
+REVOKE ALL ON FUNCTION nicelogin_shared_cache_info() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION nicelogin_shared_cache_info() TO pg_monitor;
+
 -- BEGIN secrets (stored-secret checks)
 -- Tell the superuser who installs or updates the extension about copies of
 -- nicelogin.api_secret that any role can read: settings of roles and

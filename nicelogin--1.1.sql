@@ -373,6 +373,28 @@ CREATE VIEW nicelogin_jwks_state AS
 COMMENT ON VIEW nicelogin_jwks_state IS
     'when the JWKS was last fetched and by whom, the last error, the next planned refresh, and the stored keys';
 REVOKE ALL ON nicelogin_jwks_state FROM PUBLIC;
+------------------------------------------------------------------------
+-- The shared token cache's counters (monitoring roles only).
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_shared_cache_info(
+    OUT capacity integer,
+    OUT entries bigint,
+    OUT entry_bytes integer,
+    OUT hits bigint,
+    OUT misses bigint,
+    OUT inserts bigint,
+    OUT evictions bigint,
+    OUT too_large bigint,
+    OUT invalidations bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'nicelogin_shared_cache_info'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION nicelogin_shared_cache_info() IS
+    'size and counters of the verified-token cache shared by all sessions, since server start (capacity 0 unless nicelogin is in shared_preload_libraries)';
+REVOKE ALL ON FUNCTION nicelogin_shared_cache_info() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION nicelogin_shared_cache_info() TO pg_monitor;
+
 -- BEGIN secrets (stored-secret checks)
 -- Tell the superuser who installs or updates the extension about copies of
 -- nicelogin.api_secret that any role can read: settings of roles and

@@ -186,6 +186,7 @@ _PG_init(void)
 	nl_worker_init();
 	nl_keycache_init();
 	nl_revocation_init();
+	nl_sharedcache_init();
 	MarkGUCPrefixReserved("nicelogin");
 }
 

@@ -114,12 +114,16 @@ verify_uncached(const char *token, int len, Oid fn_oid, TimestampTz now,
 		scratch.has_exp = claims.has_exp;
 		if (claims.has_exp)
 			scratch.exp_deadline = nl_exp_deadline(&claims);
+		scratch.has_nbf = claims.has_nbf;
+		if (claims.has_nbf)
+			scratch.nbf = nl_nbf_time(&claims);
 		scratch.has_sub_uuid = nl_parse_uuid(claims.sub, &scratch.sub_uuid);
 		scratch.has_company_uuid = nl_parse_uuid(claims.company_id, &scratch.company_uuid);
 		if (check_lists)
 		{
 			/* read before looking up: a change seen meanwhile makes it old */
 			scratch.lists_generation = nl_lists_generation();
+			nl_sharedcache_tag(&scratch.shared_epoch, &scratch.shared_seq);
 			r = nl_lists_check(fn_oid, scratch.has_sub_uuid ? &scratch.sub_uuid : NULL,
 							   claims.jti, claims.sid);
 		}
@@ -183,6 +187,32 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 		if (cached->genuine && cached->lists_generation != nl_lists_generation())
 			recheck_lists(cached, fn_oid);
 		return cached;
+	}
+
+	/* second level: what another backend verified (sharedcache.c) */
+	if (nl_sharedcache_usable())
+	{
+		NlSharedKey key;
+		uint64		lists_generation;
+		const NlVerified *v;
+
+		/* first: every invalidation of the lists must be recognized here */
+		nl_lists_prepare(fn_oid);
+		lists_generation = nl_lists_generation();
+		if (nl_sharedcache_key(token, len, &key))
+		{
+			NlVerified *hit = nl_sharedcache_lookup(&key, now);
+
+			if (hit)
+			{
+				hit->lists_generation = lists_generation;
+				return nl_tokencache_insert(token, len, hit);
+			}
+			v = verify_uncached(token, len, fn_oid, now, true);
+			if (v->result == NL_VALID)
+				nl_sharedcache_insert(&key, v, now);
+			return nl_tokencache_insert(token, len, v);
+		}
 	}
 
 	return nl_tokencache_insert(token, len,
