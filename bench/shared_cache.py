@@ -15,8 +15,8 @@ one of N active tokens at random, sets it with set_config('nicelogin.token',
 policy company_id = nicelogin_company_id(); the baseline transaction sets the
 token's company with set_config('app.company', ..., true) under the policy
 company_id = current_setting('app.company')::uuid.  For N = 1, 200, 5,000
-(BENCH_TOKENS) and both configurations, ROUNDS rounds alternating baseline and
-nicelogin; prints TPS medians and the ratio nicelogin / baseline (target with
+(BENCH_TOKENS) and both configurations, ROUNDS rounds of a baseline and a nicelogin
+run (in turn first); prints TPS medians and the ratio nicelogin / baseline (target with
 the shared cache at 5,000 tokens: >= 0.97).
 
 Then, in one backend, the time per call of nicelogin_check() over the
@@ -109,6 +109,14 @@ def setup(toks):
          "VACUUM ANALYZE toks;")
 
 
+def plans(tok):
+    """The two policies' plans (both should use the index on company_id)."""
+    for role, setting, value in (("bench_cs", "app.company", company(0)), ("bench_nl", "nicelogin.token", tok)):
+        out = psql("BEGIN; SET LOCAL ROLE %s; SELECT set_config('%s', %s, true) IS NOT NULL;"
+                   " EXPLAIN (COSTS OFF) SELECT count(*) FROM docs; COMMIT;" % (role, setting, lit(value)))
+        print("  plan as %s: %s" % (role, " / ".join(l.strip() for l in out.strip().splitlines()[1:])))
+
+
 def pgbench(kind, n):
     if kind == "nicelogin":
         body = ("SET LOCAL ROLE bench_nl;\n"
@@ -138,8 +146,13 @@ def throughput(config, results):
     for n in COUNTS:
         base, nl = [], []
         for r in range(ROUNDS):
-            base.append(pgbench("baseline", n))
-            nl.append(pgbench("nicelogin", n))
+            # alternate which runs first, so that a drift in load favours neither
+            if r % 2 == 0:
+                base.append(pgbench("baseline", n))
+                nl.append(pgbench("nicelogin", n))
+            else:
+                nl.append(pgbench("nicelogin", n))
+                base.append(pgbench("baseline", n))
             print("  %-10s %5d tokens, round %d: baseline %6.0f TPS, nicelogin %6.0f TPS, ratio %.3f"
                   " (load %s)" % (config, n, r + 1, base[-1], nl[-1], nl[-1] / base[-1], loadavg()),
                   flush=True)
@@ -191,6 +204,7 @@ def main():
     print("signed %d tokens in %.0f s" % (n, time.time() - t0))
     restart(0)
     setup(toks)
+    plans(toks[0])
     results = {}
     throughput("per-backend", results)
     restart(SHARED_SIZE)

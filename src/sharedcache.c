@@ -12,27 +12,36 @@
  * cannot push valid entries out.
  *
  * An entry is the verdict for one token under one "context" and one "lists
- * epoch", and a lookup takes it only when all three are the looking
- * backend's:
+ * epoch", and a lookup takes it only when all are the looking backend's:
  *
- * - token: SHA-256 of the exact token bytes, and the database OID;
+ * - token: SHA-256 of the exact token bytes, its length, and the database;
  * - context: SHA-256 of the verification settings that decide the verdict
  *   (require_exp, leeway, issuer, audience, max_token_length) and of the text
- *   of the key set the verdict was made with.  Sessions with other settings,
- *   or a backend that has loaded another key set, never take it;
+ *   of the key set the verdict was made with (keycache.c).  Sessions with
+ *   other settings, or a backend that has loaded another key set, never take
+ *   it;
  * - epoch: a counter per database (NL_SHARED_EPOCH_SLOTS slots hashed by
- *   database OID: a collision only costs extra misses).  Every backend that
- *   processes an invalidation of the deactivated users or the revocations
- *   (revocation.c), or a reset of its caches, increments its database's
- *   counter.  A verifying backend reads the counter before it takes the
- *   fresh snapshot its lists lookup uses, and tags the entry with it.
- *   PostgreSQL sends a transaction's invalidations after it has become
- *   visible; a backend processes pending invalidations at the start of each
- *   statement, before its lookup, and increments the counter itself.  So an
- *   entry whose tag still equals the counter was looked up with a snapshot
- *   that sees every change the looking backend has been told of: the answer
- *   it would get by verifying itself.  Hot standbys replay the invalidations
- *   to their backends, which do the same in their own shared memory.
+ *   database OID: a collision only costs extra misses), which a verifying
+ *   backend reads before it takes the fresh snapshot of its lookup in the
+ *   deactivated users and revocations, and stores with the entry.  A
+ *   transaction that fired the invalidation trigger of one of the
+ *   extension's tables increments it at commit, in the commit callback,
+ *   which runs once the transaction is visible to every new snapshot and
+ *   before the commit returns: so an entry whose epoch is still current was
+ *   looked up with a snapshot that sees every committed change, whoever
+ *   looks, whenever it connected.
+ *
+ * Nothing commits on a hot standby: there the backends increment the epoch
+ * when they process a replayed invalidation of the lists (revocation.c, also
+ * for invalidations processed before the tables' OIDs were known), and a
+ * backend takes only entries made after its own first use of the cache
+ * (start_seq), since it may have connected after an invalidation that no
+ * backend had processed yet.  The same holds from the first PREPARE
+ * TRANSACTION that changed a table until the next restart (the change
+ * becomes visible at a COMMIT PREPARED, without the commit callback of the
+ * transaction that made it).  A backend processes pending invalidations at
+ * the start of each statement, before its lookup (verify.c).  The key set
+ * needs no epoch: its digest is part of the context.
  *
  * exp (with the session's leeway, which is part of the context) and nbf are
  * checked on every hit, and an expired entry counts as a miss, so an entry
