@@ -17,7 +17,9 @@ token's company with set_config('app.company', ..., true) under the policy
 company_id = current_setting('app.company')::uuid.  For N = 1, 200, 5,000
 (BENCH_TOKENS) and both configurations, ROUNDS rounds of a baseline and a nicelogin
 run (in turn first); prints TPS medians and the ratio nicelogin / baseline (target with
-the shared cache at 5,000 tokens: >= 0.97).
+the shared cache at 5,000 tokens: >= 0.97), and the same ratio of the server's
+CPU time per transaction (its processes' utime + stime from /proc, sampled
+during the run), which other load on a shared machine disturbs less.
 
 Then, in one backend, the time per call of nicelogin_check() over the
 distinct tokens: all per-backend hits (token_cache_size 8192), all shared hits
@@ -117,6 +119,24 @@ def plans(tok):
         print("  plan as %s: %s" % (role, " / ".join(l.strip() for l in out.strip().splitlines()[1:])))
 
 
+def server_cpu():
+    """CPU seconds used so far by the server's processes (the postmaster's children)."""
+    postmaster = int(open(os.path.join(PGDATA, "postmaster.pid")).readline())
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[1] is the parent pid; 11, 12 utime, stime (of the fields after the command)
+        if int(fields[1]) == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def pgbench(kind, n):
     if kind == "nicelogin":
         body = ("SET LOCAL ROLE bench_nl;\n"
@@ -127,15 +147,28 @@ def pgbench(kind, n):
     script = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)
     script.write("\\set i random(0, %d)\nBEGIN;\n%sSELECT count(*) FROM docs;\nCOMMIT;\n" % (n - 1, body))
     script.close()
-    out = subprocess.run(["pgbench", "-n", "-c", str(CLIENTS), "-j", "2", "-T", str(SECONDS),
-                          "-f", script.name, DB], capture_output=True, text=True)
+    # the run's backends exit with it: sample the server's CPU while they live
+    proc = subprocess.Popen(["pgbench", "-n", "-c", str(CLIENTS), "-j", "2", "-T", str(SECONDS),
+                             "-f", script.name, DB], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    cpu0 = server_cpu()
+    last = cpu0
+    while proc.poll() is None:
+        last = max(last, server_cpu())
+        time.sleep(0.2)
+    stdout, stderr = proc.communicate()
     os.unlink(script.name)
-    if out.returncode != 0:
-        sys.exit("pgbench failed:\n%s" % out.stderr)
-    for line in out.stdout.splitlines():
+    if proc.returncode != 0:
+        sys.exit("pgbench failed:\n%s" % stderr)
+    tps = ntx = None
+    for line in stdout.splitlines():
         if line.startswith("tps ="):
-            return float(line.split()[2])
-    sys.exit("no tps in pgbench output:\n%s" % out.stdout)
+            tps = float(line.split()[2])
+        if line.startswith("number of transactions actually processed"):
+            ntx = int(line.split(":")[1].split("/")[0])
+    if tps is None or not ntx:
+        sys.exit("no tps in pgbench output:\n%s" % stdout)
+    return tps, (last - cpu0) * 1e6 / ntx
 
 
 def loadavg():
@@ -153,11 +186,16 @@ def throughput(config, results):
             else:
                 nl.append(pgbench("nicelogin", n))
                 base.append(pgbench("baseline", n))
-            print("  %-10s %5d tokens, round %d: baseline %6.0f TPS, nicelogin %6.0f TPS, ratio %.3f"
-                  " (load %s)" % (config, n, r + 1, base[-1], nl[-1], nl[-1] / base[-1], loadavg()),
-                  flush=True)
-        results[(config, n)] = (statistics.median(base), statistics.median(nl),
-                                statistics.median(b / a for a, b in zip(base, nl)))
+            print("  %-11s %5d tokens, round %d: baseline %6.0f TPS %4.0f µs CPU/tx, nicelogin %6.0f TPS"
+                  " %4.0f µs CPU/tx; TPS ratio %.3f, CPU ratio %.3f (load %s)"
+                  % (config, n, r + 1, base[-1][0], base[-1][1], nl[-1][0], nl[-1][1],
+                     nl[-1][0] / base[-1][0], base[-1][1] / nl[-1][1], loadavg()), flush=True)
+        results[(config, n)] = (statistics.median(b[0] for b in base),
+                                statistics.median(v[0] for v in nl),
+                                statistics.median(v[0] / b[0] for b, v in zip(base, nl)),
+                                statistics.median(b[1] for b in base),
+                                statistics.median(v[1] for v in nl),
+                                statistics.median(b[1] / v[1] for b, v in zip(base, nl)))
 
 
 def per_call_us(ntoks):
@@ -214,15 +252,18 @@ def main():
     per_call = per_call_us(n)
     psql("SELECT * FROM nicelogin_shared_cache_info();")
 
-    print("\n| active tokens | token cache | baseline TPS | nicelogin TPS | ratio (median of rounds) |")
-    print("|---:|---|---:|---:|---:|")
+    print("\n| active tokens | token cache | baseline TPS | nicelogin TPS | TPS ratio | baseline µs CPU/tx |"
+          " nicelogin µs CPU/tx | CPU ratio |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for config, label in (("per-backend", "128 per backend, shared 0"),
                           ("shared", "128 per backend + %d shared" % SHARED_SIZE)):
         for n in COUNTS:
-            b, v, r = results[(config, n)]
-            print("| %d | %s | %.0f | %.0f | %.3f |" % (n, label, b, v, r))
-    r = results[("shared", max(COUNTS))][2]
-    print("\nshared cache at %d tokens: %.3f x baseline (target >= 0.97)" % (max(COUNTS), r))
+            print("| %d | %s | %.0f | %.0f | %.3f | %.0f | %.0f | %.3f |" % ((n, label) + results[(config, n)]))
+    res = results[("shared", max(COUNTS))]
+    print("\n(ratios: medians of the rounds' nicelogin/baseline TPS, and baseline/nicelogin server CPU"
+          " per transaction, which other load on the machine disturbs less)")
+    print("shared cache at %d tokens: %.3f x baseline TPS, %.3f by CPU per transaction (target >= 0.97)"
+          % (max(COUNTS), res[2], res[5]))
     print("shared hit over per-backend hit: %.2f µs (copied into the per-backend cache: %.2f µs; "
           "target: about 1 µs)" % (per_call["shared hit, no per-backend cache"] - per_call["per-backend hit"],
                                    per_call["shared hit + per-backend insert"] - per_call["per-backend hit"]))
