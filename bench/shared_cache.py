@@ -198,6 +198,38 @@ def throughput(config, results):
                                 statistics.median(b[1] / v[1] for b, v in zip(base, nl)))
 
 
+def per_request_us(ntoks, config):
+    """µs per request in one backend: set the token, ask nicelogin_company_id(); against
+    setting app.company and reading current_setting('app.company')::uuid.  The tokens come in
+    a fixed order that visits all NTOKS before any comes back (so the per-backend cache of 128
+    misses, as behind a pool); both loops run twice, interleaved, the second time counts."""
+    sql = """
+        CREATE FUNCTION pg_temp.req(nicelogin boolean, n int, m int) RETURNS float8 LANGUAGE plpgsql AS $$
+        DECLARE t0 timestamptz; ts text[]; cs text[]; j int;
+        BEGIN
+            SELECT array_agg(t ORDER BY i), array_agg(c ORDER BY i) INTO ts, cs FROM toks WHERE i < m;
+            t0 := clock_timestamp();
+            FOR k IN 1..n LOOP
+                j := 1 + (k * 7919) %% m;
+                IF nicelogin THEN
+                    PERFORM set_config('nicelogin.token', ts[j], true);
+                    PERFORM nicelogin_company_id();
+                ELSE
+                    PERFORM set_config('app.company', cs[j], true);
+                    PERFORM current_setting('app.company')::uuid;
+                END IF;
+            END LOOP;
+            RETURN extract(epoch FROM clock_timestamp() - t0) * 1e6 / n;
+        END $$;
+        SELECT pg_temp.req(false, %(n)d, %(m)d), pg_temp.req(true, %(n)d, %(m)d);
+        SELECT pg_temp.req(false, %(n)d, %(m)d), pg_temp.req(true, %(n)d, %(m)d);
+    """ % {"n": 4 * ntoks, "m": ntoks}
+    base, nl = (float(x) for x in psql(sql).strip().splitlines()[-1].split("|"))
+    print("  %-11s %d tokens: %.2f µs per request with nicelogin, %.2f µs with current_setting():"
+          " %.2f µs more" % (config, ntoks, nl, base, nl - base), flush=True)
+    return nl - base
+
+
 def per_call_us(ntoks):
     """µs per nicelogin_check() over the distinct tokens, for three cache set-ups."""
     sql = """
@@ -245,8 +277,12 @@ def main():
     plans(toks[0])
     results = {}
     throughput("per-backend", results)
+    print("\nper request, one backend, no pgbench:")
+    req_local = per_request_us(n, "per-backend")
     restart(SHARED_SIZE)
     throughput("shared", results)
+    print("\nper request, one backend, no pgbench (the shared cache filled by the runs above):")
+    req_shared = per_request_us(n, "shared")
     print("\nmicro benchmark (one backend, shared cache on, %d distinct tokens, time per call"
           " over a scan of them, less the same scan calling octet_length()):" % n)
     per_call = per_call_us(n)
@@ -267,6 +303,8 @@ def main():
     print("shared hit over per-backend hit: %.2f µs (copied into the per-backend cache: %.2f µs; "
           "target: about 1 µs)" % (per_call["shared hit, no per-backend cache"] - per_call["per-backend hit"],
                                    per_call["shared hit + per-backend insert"] - per_call["per-backend hit"]))
+    print("a request with %d active tokens costs %.2f µs more than with current_setting() with the"
+          " per-backend cache only, %.2f µs with the shared cache" % (n, req_local, req_shared))
     info = psql("SELECT capacity, entries, entry_bytes, hits, misses, inserts, evictions "
                 "FROM nicelogin_shared_cache_info();").strip()
     print("nicelogin_shared_cache_info(): capacity|entries|entry_bytes|hits|misses|inserts|evictions = %s"
