@@ -50,8 +50,8 @@
  * uncommitted changes) neither reads nor fills the shared level.
  *
  * Memory is fixed at server start: sizeof(SharedEntry) (NL_SHARED_DATA_BYTES
- * of claims and email plus about 150 bytes) and a 4-byte chain head per
- * entry.  Claims larger than that are not shared (counted as too_large).
+ * of claims and email plus 160 bytes) and 4 to 8 bytes of hash chain heads
+ * per entry.  Claims larger than that are not shared (counted as too_large).
  * Locks are held for a hash probe and a copy of at most a few kilobytes,
  * never across anything that can wait or raise.  A backend that dies holding
  * one (kill -9) makes the postmaster reinitialize shared memory: the cache
