@@ -12,6 +12,7 @@ OBJS = \
 	src/claims.o \
 	src/keycache.o \
 	src/tokencache.o \
+	src/sharedcache.o \
 	src/request.o \
 	src/verify.o \
 	src/revocation.o \

@@ -139,20 +139,21 @@ CREATE FUNCTION nicelogin_stats_answers(
     OUT reason text,
     OUT verified bigint,
     OUT cached bigint,
+    OUT shared bigint,
     OUT stats_reset timestamptz)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'nicelogin_stats_answers'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION nicelogin_stats_answers() IS
-    'per database and result: full verifications and token cache answers since stats_reset';
+    'per database and result: full verifications, per-backend and shared token cache answers since stats_reset';
 REVOKE ALL ON FUNCTION nicelogin_stats_answers() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION nicelogin_stats_answers() TO pg_monitor;
 
 CREATE VIEW nicelogin_stats AS
-    SELECT s.datname, s.reason, s.verified, s.cached, s.stats_reset
+    SELECT s.datname, s.reason, s.verified, s.cached, s.shared, s.stats_reset
       FROM nicelogin_stats_answers() AS s;
 COMMENT ON VIEW nicelogin_stats IS
-    'one row per database and outcome (valid or a refusal reason): full verifications (token cache misses) and token cache answers';
+    'one row per database and outcome (valid or a refusal reason): full verifications (cache misses), answers from the session''s token cache, and from the shared token cache';
 REVOKE ALL ON nicelogin_stats FROM PUBLIC;
 GRANT SELECT ON nicelogin_stats TO pg_monitor;
 
@@ -273,6 +274,28 @@ COMMENT ON VIEW nicelogin_jwks_state IS
     'the last committed fetch of the JWKS and by whom (also without shared_preload_libraries), the last failed refresh, the next planned refresh and counters (these with shared_preload_libraries only), and the stored keys';
 REVOKE ALL ON nicelogin_jwks_state FROM PUBLIC;
 -- END jwks fetch
+
+------------------------------------------------------------------------
+-- The shared token cache's counters (monitoring roles only).
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_shared_cache_info(
+    OUT capacity integer,
+    OUT entries bigint,
+    OUT entry_bytes integer,
+    OUT hits bigint,
+    OUT misses bigint,
+    OUT inserts bigint,
+    OUT evictions bigint,
+    OUT too_large bigint,
+    OUT invalidations bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'nicelogin_shared_cache_info'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION nicelogin_shared_cache_info() IS
+    'size and counters of the verified-token cache shared by all sessions, since server start (capacity 0 unless nicelogin is in shared_preload_libraries)';
+REVOKE ALL ON FUNCTION nicelogin_shared_cache_info() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION nicelogin_shared_cache_info() TO pg_monitor;
 
 -- BEGIN secrets (stored-secret checks)
 -- Tell the superuser who installs or updates the extension about copies of

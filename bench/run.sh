@@ -5,7 +5,7 @@
 # against a limit in CI.
 #   bash bench/run.sh            # 1M rows, 5 rounds
 #   BENCH_ROWS=200000 BENCH_ROUNDS=3 bash bench/run.sh
-#   bash bench/run.sh headers revocations   # only these (rls verify headers revocations bounded stats)
+#   bash bench/run.sh headers revocations   # only these (rls verify headers revocations shared bounded stats)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
 
@@ -42,6 +42,11 @@ if want revocations; then
 nl_heading "revocations at scale: churn against steady"
 nl_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PATH="$NL_PGBIN:$PATH" \
 	python3 "$NL_REPO/bench/revocations.py"
+fi
+if want shared; then
+nl_heading "many active tokens: per-backend cache against the shared cache"
+nl_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PATH="$NL_PGBIN:$PATH" \
+	BENCH_PGDATA="$dir/pg/data" python3 "$NL_REPO/bench/shared_cache.py"
 fi
 if want bounded; then
 nl_heading "bounded work on hostile input"

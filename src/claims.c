@@ -576,6 +576,19 @@ nl_exp_deadline(const NlClaims *claims)
 	return time_add(nl_unix_to_timestamptz(claims->exp), leeway_usecs());
 }
 
+TimestampTz
+nl_nbf_time(const NlClaims *claims)
+{
+	return nl_unix_to_timestamptz(claims->nbf);
+}
+
+/* The nbf rule of nl_claims_check(), for a verdict kept in a cache. */
+bool
+nl_nbf_pending(TimestampTz nbf, TimestampTz now)
+{
+	return time_add(now, leeway_usecs()) < nbf;
+}
+
 Jsonb *
 nl_json_to_jsonb(const char *buf, int len)
 {

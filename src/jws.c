@@ -1,7 +1,8 @@
 /*
  * jws.c
  *		Compact JWS: splitting, header rules, key choice and the signature
- *		check.  The only file that calls OpenSSL's signature functions.
+ *		check.  The only file that calls OpenSSL's signature and digest
+ *		functions.
  *
  * Rules (RFC 7515, RFC 8725): compact serialization only; "alg" from a fixed
  * allow-list, never "none"; the key comes from the stored set only (jwk, jku,
@@ -14,6 +15,7 @@
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rsa.h>
@@ -430,4 +432,34 @@ nl_jws_verify(const char *token, int len, const NlKeySet *keys, NlJws *out)
 				out->kid_not_stored = false;
 	}
 	return tried ? NL_BAD_SIGNATURE : NL_UNKNOWN_KEY;
+}
+
+/*
+ * SHA-256 of data, for the shared token cache's keys.  The digest is fetched
+ * once and one context is reused for the life of the process (both are
+ * process-wide, like OpenSSL's own tables), so a call allocates nothing.
+ * Never raises: false when OpenSSL fails.
+ */
+bool
+nl_sha256(const void *data, size_t len, uint8 *out)
+{
+	static EVP_MD_CTX *ctx = NULL;
+	static EVP_MD *md = NULL;
+	unsigned int outlen = 0;
+
+	if (md == NULL)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (ctx == NULL)
+		ctx = EVP_MD_CTX_new();
+	if (md == NULL || ctx == NULL)
+		return false;
+	if (EVP_DigestInit_ex2(ctx, md, NULL) != 1 ||
+		EVP_DigestUpdate(ctx, data, len) != 1 ||
+		EVP_DigestFinal_ex(ctx, out, &outlen) != 1 ||
+		outlen != NL_SHA256_LEN)
+	{
+		ERR_clear_error();
+		return false;
+	}
+	return true;
 }

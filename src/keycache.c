@@ -45,6 +45,8 @@ static Oid	keys_relid = InvalidOid;
 
 static NlKeySet *cached_keys = NULL;
 static char *cached_text = NULL;	/* the rows cached_keys was parsed from */
+static uint8 cached_digest[NL_SHA256_LEN];	/* SHA-256 of cached_text */
+static bool cached_digest_ok = false;
 static NlKeySet empty_keys;
 
 static Oid	last_fn_oid = InvalidOid;
@@ -128,6 +130,13 @@ uint64
 nl_keycache_generation(void)
 {
 	return cache_generation;
+}
+
+/* NULL when there is none (no keys loaded, or OpenSSL failed). */
+const uint8 *
+nl_keycache_digest(void)
+{
+	return cached_digest_ok ? cached_digest : NULL;
 }
 
 Oid
@@ -238,6 +247,7 @@ load_cache(Oid schema)
 	MemoryContextReset(cache_cxt);
 	cached_keys = NULL;
 	cached_text = NULL;
+	cached_digest_ok = false;
 	cache_generation++;
 
 	jwks = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(jwks_text)));
@@ -253,6 +263,8 @@ load_cache(Oid schema)
 		cached_keys = &empty_keys;
 	}
 	cached_text = MemoryContextStrdup(cache_cxt, jwks_text);
+	/* part of the shared token cache's context; none if OpenSSL fails */
+	cached_digest_ok = nl_sha256(cached_text, strlen(cached_text), cached_digest);
 }
 
 const NlKeySet *
@@ -281,6 +293,7 @@ nl_keycache_get(Oid fn_oid)
 			cache_valid = false;
 			cached_keys = NULL;
 			cached_text = NULL;
+			cached_digest_ok = false;
 			cache_generation++;
 			PG_RE_THROW();
 		}
@@ -303,6 +316,7 @@ nicelogin_invalidate_cache(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("nicelogin_invalidate_cache() must be called as a trigger")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	nl_sharedcache_note_change();
 	return PointerGetDatum(NULL);
 }
 

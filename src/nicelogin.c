@@ -188,6 +188,7 @@ _PG_init(void)
 	nl_revocation_init();
 	nl_stats_init();
 	nl_faillog_init();
+	nl_sharedcache_init();
 	MarkGUCPrefixReserved("nicelogin");
 }
 

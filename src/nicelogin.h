@@ -47,6 +47,7 @@ extern char *nl_issuer;
 extern char *nl_audience;
 extern int	nl_max_token_length;
 extern int	nl_token_cache_size;
+extern int	nl_shared_token_cache_size;
 extern char *nl_token;
 extern char *nl_request_headers;	/* PostgREST's request.headers */
 extern char *nl_base_url;
@@ -216,6 +217,10 @@ extern char *nl_jws_unverified_payload(const char *token, int len, int *payload_
 /* The same for the header segment. */
 extern char *nl_jws_unverified_header(const char *token, int len, int *header_len);
 
+/* SHA-256 of data (OpenSSL); false when OpenSSL fails.  Never raises. */
+#define NL_SHA256_LEN 32
+extern bool nl_sha256(const void *data, size_t len, uint8 *out);
+
 /* ---------- claims.c: JSON checks and payload rules ---------- */
 
 /* Claims pulled out of a payload that passed nl_json_check(). */
@@ -270,6 +275,10 @@ extern NlResult nl_claims_check(const NlClaims *claims, TimestampTz now);
 extern TimestampTz nl_unix_to_timestamptz(double secs);
 /* exp + leeway, for a token with an exp claim */
 extern TimestampTz nl_exp_deadline(const NlClaims *claims);
+/* nbf as a timestamptz, for a token with an nbf claim */
+extern TimestampTz nl_nbf_time(const NlClaims *claims);
+/* Is a token with this nbf not yet valid at now (with the leeway)? */
+extern bool nl_nbf_pending(TimestampTz nbf, TimestampTz now);
 /* Builds a jsonb from a JSON text that passed nl_json_object_ok(). */
 extern Jsonb *nl_json_to_jsonb(const char *buf, int len);
 
@@ -281,6 +290,8 @@ extern Jsonb *nl_json_to_jsonb(const char *buf, int len);
 extern const NlKeySet *nl_keycache_get(Oid fn_oid);
 /* Generation of the cached keys; changes whenever they are dropped. */
 extern uint64 nl_keycache_generation(void);
+/* SHA-256 of the text the cached keys were parsed from (NL_SHA256_LEN bytes), or NULL. */
+extern const uint8 *nl_keycache_digest(void);
 extern Oid	nl_extension_schema(Oid fn_oid);
 /* A fresh registered snapshot of the latest committed state, also in parallel mode. */
 extern Snapshot nl_register_fresh_snapshot(void);
@@ -306,6 +317,11 @@ extern NlResult nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti
 							   const char *sid);
 /* Generation of the answers about those tables; bumped by any change to them. */
 extern uint64 nl_lists_generation(void);
+/*
+ * Looks the tables' OIDs up if they are not known, so that this backend
+ * recognizes every invalidation of them (before a shared cache lookup).
+ */
+extern void nl_lists_prepare(Oid fn_oid);
 extern void nl_revocation_init(void);
 
 /* ---------- verify.c: one verification, end to end ---------- */
@@ -320,6 +336,8 @@ typedef struct NlVerified
 	 */
 	bool		genuine;
 	uint64		lists_generation;
+	uint64		shared_epoch;	/* nl_sharedcache_tag() before the lists lookup */
+	uint64		shared_seq;
 	Jsonb	   *claims;			/* genuine tokens only */
 	bool		has_sub_uuid;
 	pg_uuid_t	sub_uuid;
@@ -328,6 +346,8 @@ typedef struct NlVerified
 	char	   *email;
 	TimestampTz exp_deadline;	/* valid until (exp + leeway) */
 	bool		has_exp;
+	bool		has_nbf;
+	TimestampTz nbf;			/* not valid before (minus the leeway) */
 } NlVerified;
 
 /*
@@ -370,9 +390,10 @@ extern void nl_tokencache_reset(void);
 typedef enum NlStatsSource
 {
 	NL_STATS_VERIFIED = 0,
-	NL_STATS_CACHED
+	NL_STATS_CACHED,
+	NL_STATS_SHARED				/* the cluster-wide cache (sharedcache.c) */
 } NlStatsSource;
-#define NL_STATS_NSOURCES (NL_STATS_CACHED + 1)
+#define NL_STATS_NSOURCES (NL_STATS_SHARED + 1)
 
 /*
  * Per-database events that are not answers; one column each in
@@ -435,6 +456,26 @@ extern bool nl_log_failures;
  */
 extern void nl_log_refusal(const char *token, int len, NlResult r);
 extern void nl_faillog_init(void);
+
+/* ---------- sharedcache.c ---------- */
+/* Claims (jsonb) and email of a shared entry, at most; larger ones are not shared. */
+#define NL_SHARED_DATA_BYTES 1024
+
+typedef struct NlSharedKey
+{
+	uint8		hash[NL_SHA256_LEN];	/* SHA-256 of the exact token bytes */
+	int			len;
+} NlSharedKey;
+
+extern void nl_sharedcache_init(void);
+extern bool nl_sharedcache_usable(void);
+extern void nl_sharedcache_bump(void);
+extern void nl_sharedcache_note_change(void);
+extern void nl_sharedcache_tag(uint64 *epoch, uint64 *seq);
+extern bool nl_sharedcache_key(const char *token, int len, NlSharedKey *key);
+extern NlVerified *nl_sharedcache_lookup(const NlSharedKey *key, TimestampTz now);
+extern void nl_sharedcache_insert(const NlSharedKey *key, const NlVerified *v,
+								  TimestampTz now);
 
 /* ---------- api.c / http.c ---------- */
 /*

@@ -59,14 +59,29 @@ PG_FUNCTION_INFO_V1(nicelogin_purge_before);
 static uint64 lists_generation = 1;
 static Oid	deactivated_relid = InvalidOid;
 static Oid	revocations_relid = InvalidOid;
-static bool relids_stale = true;	/* look the OIDs up again at the next lookup */
+/* the OIDs are looked up again while these differ (a lookup that fails leaves them so) */
+static uint64 relid_changes = 1;
+static uint64 relids_resolved_at = 0;
+
+/*
+ * Relations invalidated while the OIDs were not known (stale, or being
+ * looked up): once they are, one of theirs among these means a change this
+ * backend did not recognize, so the shared cache's epoch must move
+ * (sharedcache.c).  Past NL_MAX_UNKNOWN_RELIDS, assume so.
+ */
+#define NL_MAX_UNKNOWN_RELIDS 32
+static Oid	unknown_relids[NL_MAX_UNKNOWN_RELIDS];
+static int	n_unknown_relids = 0;
+static bool unknown_overflow = false;
+static bool resolving = false;
 
 /*
  * Relcache callback: a change to either table (or a reset of all) makes
- * every cached answer about them old, and the OIDs are looked up again at
- * the next lookup (the extension may have been dropped and created anew;
- * a drop invalidates the old OIDs first).  The old OIDs stay for matching
- * meanwhile.  Reads nothing.
+ * every cached answer about them old, here and in the shared cache of this
+ * database, and the OIDs are looked up again at the next lookup (the
+ * extension may have been dropped and created anew; a drop invalidates the
+ * old OIDs first).  The old OIDs stay for matching meanwhile.  Reads
+ * nothing.
  */
 static void
 lists_relcache_callback(Datum arg, Oid relid)
@@ -74,7 +89,15 @@ lists_relcache_callback(Datum arg, Oid relid)
 	if (relid == InvalidOid || relid == deactivated_relid || relid == revocations_relid)
 	{
 		lists_generation++;
-		relids_stale = true;
+		relid_changes++;
+		nl_sharedcache_bump();
+	}
+	else if (relids_resolved_at != relid_changes || resolving)
+	{
+		if (n_unknown_relids < NL_MAX_UNKNOWN_RELIDS)
+			unknown_relids[n_unknown_relids++] = relid;
+		else
+			unknown_overflow = true;
 	}
 }
 
@@ -82,6 +105,46 @@ void
 nl_revocation_init(void)
 {
 	CacheRegisterRelcacheCallback(lists_relcache_callback, (Datum) 0);
+}
+
+/*
+ * Looks the OIDs of the two tables up when they are not known, into locals
+ * first: a lookup (and opening a table afterwards) may process
+ * invalidations, which mark the kept ones stale.  Then tells the shared
+ * cache about any change to them this backend processed without knowing
+ * them.
+ */
+void
+nl_lists_prepare(Oid fn_oid)
+{
+	uint64		changes = relid_changes;
+	Oid			schema;
+	Oid			deactivated;
+	Oid			revocations;
+	bool		missed = false;
+
+	if (relids_resolved_at == relid_changes && OidIsValid(deactivated_relid) &&
+		OidIsValid(revocations_relid))
+		return;
+	schema = nl_extension_schema(fn_oid);
+	resolving = true;			/* stays set if a lookup raises */
+	deactivated = nl_table_relid("nicelogin_deactivated_users", schema);
+	revocations = nl_table_relid("nicelogin_revocations", schema);
+	deactivated_relid = deactivated;
+	revocations_relid = revocations;
+	relids_resolved_at = changes;
+	resolving = false;
+
+	for (int i = 0; i < n_unknown_relids; i++)
+		if (unknown_relids[i] == deactivated || unknown_relids[i] == revocations)
+			missed = true;
+	if (missed || unknown_overflow)
+	{
+		lists_generation++;
+		nl_sharedcache_bump();
+	}
+	n_unknown_relids = 0;
+	unknown_overflow = false;
 }
 
 uint64
@@ -126,23 +189,12 @@ nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti, const char *si
 {
 	Snapshot	snap;
 	NlResult	r = NL_VALID;
-	Oid			deactivated = deactivated_relid;
-	Oid			revocations = revocations_relid;
+	Oid			deactivated;
+	Oid			revocations;
 
-	/*
-	 * Looked up into locals, then kept: a lookup, and opening a table below,
-	 * may process invalidations, which mark the kept ones stale.
-	 */
-	if (relids_stale || !OidIsValid(deactivated) || !OidIsValid(revocations))
-	{
-		Oid			schema = nl_extension_schema(fn_oid);
-
-		relids_stale = false;
-		deactivated = nl_table_relid("nicelogin_deactivated_users", schema);
-		revocations = nl_table_relid("nicelogin_revocations", schema);
-		deactivated_relid = deactivated;
-		revocations_relid = revocations;
-	}
+	nl_lists_prepare(fn_oid);
+	deactivated = deactivated_relid;
+	revocations = revocations_relid;
 
 	snap = nl_register_fresh_snapshot();
 

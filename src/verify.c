@@ -125,12 +125,16 @@ verify_uncached(const char *token, int len, Oid fn_oid, TimestampTz now,
 		scratch.has_exp = claims.has_exp;
 		if (claims.has_exp)
 			scratch.exp_deadline = nl_exp_deadline(&claims);
+		scratch.has_nbf = claims.has_nbf;
+		if (claims.has_nbf)
+			scratch.nbf = nl_nbf_time(&claims);
 		scratch.has_sub_uuid = nl_parse_uuid(claims.sub, &scratch.sub_uuid);
 		scratch.has_company_uuid = nl_parse_uuid(claims.company_id, &scratch.company_uuid);
 		if (check_lists)
 		{
 			/* read before looking up: a change seen meanwhile makes it old */
 			scratch.lists_generation = nl_lists_generation();
+			nl_sharedcache_tag(&scratch.shared_epoch, &scratch.shared_seq);
 			r = nl_lists_check(fn_oid, scratch.has_sub_uuid ? &scratch.sub_uuid : NULL,
 							   claims.jti, claims.sid);
 		}
@@ -176,6 +180,16 @@ recheck_lists(NlVerified *v, Oid fn_oid)
 	v->lists_generation = generation;
 }
 
+/* A full verification's answer, counted, and logged when it is a refusal. */
+static const NlVerified *
+counted_verification(const NlVerified *v, const char *token, int len)
+{
+	nl_stats_answer(NL_STATS_VERIFIED, v->result);
+	if (v->result != NL_VALID)
+		nl_log_refusal(token, len, v->result);
+	return v;
+}
+
 /*
  * Every answer is counted by its source for nicelogin_stats (stats.c), and
  * a refusal by a full verification goes to nicelogin.log_failures
@@ -187,14 +201,9 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 	TimestampTz now = verification_time();
 	NlVerified *cached;
 	const NlVerified *v;
-	NlResult	r;
 
 	if (len > nl_max_token_length)
-	{
-		nl_stats_answer(NL_STATS_VERIFIED, NL_TOO_LONG);
-		nl_log_refusal(token, len, NL_TOO_LONG);
-		return too_long();
-	}
+		return counted_verification(too_long(), token, len);
 
 	/* first: a reload that finds other keys moves the generation the cache checks */
 	nl_accept_invalidations();
@@ -208,12 +217,34 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 		return cached;
 	}
 
-	v = nl_tokencache_insert(token, len, verify_uncached(token, len, fn_oid, now, true));
-	r = v->result;
-	nl_stats_answer(NL_STATS_VERIFIED, r);
-	if (r != NL_VALID)
-		nl_log_refusal(token, len, r);
-	return v;
+	/* second level: what another backend verified (sharedcache.c) */
+	if (nl_sharedcache_usable())
+	{
+		NlSharedKey key;
+		uint64		lists_generation;
+
+		/* first: every invalidation of the lists must be recognized here */
+		nl_lists_prepare(fn_oid);
+		lists_generation = nl_lists_generation();
+		if (nl_sharedcache_key(token, len, &key))
+		{
+			NlVerified *hit = nl_sharedcache_lookup(&key, now);
+
+			if (hit)
+			{
+				hit->lists_generation = lists_generation;
+				nl_stats_answer(NL_STATS_SHARED, hit->result);
+				return nl_tokencache_insert(token, len, hit);
+			}
+			v = verify_uncached(token, len, fn_oid, now, true);
+			if (v->result == NL_VALID)
+				nl_sharedcache_insert(&key, v, now);
+			return counted_verification(nl_tokencache_insert(token, len, v), token, len);
+		}
+	}
+
+	v = verify_uncached(token, len, fn_oid, now, true);
+	return counted_verification(nl_tokencache_insert(token, len, v), token, len);
 }
 
 const NlVerified *

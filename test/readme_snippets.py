@@ -309,7 +309,7 @@ def t_stats_query(sql):
         body = ("SET client_min_messages = warning;\n"
                 "SELECT nicelogin_check(:'a'), nicelogin_check(:'a'), nicelogin_check(:'b');\n" + sql)
         out = psql(db, body, {"a": TOKENS["rs256"], "b": TOKENS["rs256_bad_sig"]})
-        check(re.search(r"^%s\|valid\|1\|1$" % db, out, re.M) and re.search(r"^%s\|bad_signature\|1\|0$" % db, out, re.M),
+        check(re.search(r"^%s\|valid\|1\|1\|0$" % db, out, re.M) and re.search(r"^%s\|bad_signature\|1\|0\|0$" % db, out, re.M),
               "the statistics query does not show this session's counts: %r" % out)
     finally:
         drop_db(db)

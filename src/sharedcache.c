@@ -1,0 +1,736 @@
+/*
+ * sharedcache.c
+ *		Verified tokens shared by all backends of the server: the second
+ *		level behind each backend's token cache (tokencache.c).
+ *
+ * With nicelogin in shared_preload_libraries, a fixed array of
+ * nicelogin.shared_token_cache_size entries lives in shared memory, split in
+ * up to NL_SHARED_PARTITIONS partitions, each with its own LWLock, hash
+ * chains and CLOCK hand.  A backend that misses its own cache looks here
+ * before verifying; a hit is copied into its own cache.  Only valid verdicts
+ * are stored: refusals stay per backend, so a flood of distinct bad tokens
+ * cannot push valid entries out.
+ *
+ * An entry is the verdict for one token under one "context" and one "lists
+ * epoch", and a lookup takes it only when all are the looking backend's:
+ *
+ * - token: SHA-256 of the exact token bytes, its length, and the database;
+ * - context: SHA-256 of the verification settings that decide the verdict
+ *   (require_exp, leeway, issuer, audience, max_token_length) and of the text
+ *   of the key set the verdict was made with (keycache.c).  Sessions with
+ *   other settings, or a backend that has loaded another key set, never take
+ *   it;
+ * - epoch: a counter per database (NL_SHARED_EPOCH_SLOTS slots hashed by
+ *   database OID: a collision only costs extra misses), which a verifying
+ *   backend reads before it takes the fresh snapshot of its lookup in the
+ *   deactivated users and revocations, and stores with the entry.  A
+ *   transaction that fired the invalidation trigger of one of the
+ *   extension's tables increments it at commit, in the commit callback,
+ *   which runs once the transaction is visible to every new snapshot and
+ *   before the commit returns: so an entry whose epoch is still current was
+ *   looked up with a snapshot that sees every committed change, whoever
+ *   looks, whenever it connected.
+ *
+ * Nothing commits on a hot standby: there the backends increment the epoch
+ * when they process a replayed invalidation of the lists (revocation.c, also
+ * for invalidations processed before the tables' OIDs were known), and a
+ * backend takes only entries made after its own first use of the cache
+ * (start_seq), since it may have connected after an invalidation that no
+ * backend had processed yet.  The same holds from the first PREPARE
+ * TRANSACTION that changed a table until the next restart (the change
+ * becomes visible at a COMMIT PREPARED, without the commit callback of the
+ * transaction that made it).  A backend processes pending invalidations at
+ * the start of each statement, before its lookup (verify.c).  The key set
+ * needs no epoch: its digest is part of the context.
+ *
+ * exp (with the session's leeway, which is part of the context) and nbf are
+ * checked on every hit, and an expired entry counts as a miss, so an entry
+ * never outlives its token.  A transaction that has a transaction id (it may
+ * have changed the key or list tables, and its fresh snapshots see its own
+ * uncommitted changes) neither reads nor fills the shared level.
+ *
+ * Memory is fixed at server start: sizeof(SharedEntry) (NL_SHARED_DATA_BYTES
+ * of claims and email plus 160 bytes) and 4 to 8 bytes of hash chain heads
+ * per entry.  Claims larger than that are not shared (counted as too_large).
+ * Locks are held for a hash probe and a copy of at most a few kilobytes,
+ * never across anything that can wait or raise.  A backend that dies holding
+ * one (kill -9) makes the postmaster reinitialize shared memory: the cache
+ * starts empty, as after a restart.
+ */
+#include "nicelogin.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "common/hashfn.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+PG_FUNCTION_INFO_V1(nicelogin_shared_cache_info);
+
+#define NL_SHARED_PARTITIONS 16
+#define NL_SHARED_EPOCH_SLOTS 64
+#define NL_SHARED_TRANCHE "nicelogin shared token cache"
+
+typedef struct SharedEntry
+{
+	uint8		token_hash[NL_SHA256_LEN];
+	uint8		context[NL_SHA256_LEN];
+	uint64		epoch;			/* lists epoch of its database it was made under */
+	uint64		seq;			/* start sequence when it was made */
+	TimestampTz exp_deadline;	/* exp + leeway, when has_exp */
+	TimestampTz nbf;			/* when has_nbf */
+	Oid			dboid;
+	int32		next;			/* next entry of the hash chain, -1 at the end */
+	int32		token_len;
+	uint16		claims_len;
+	uint16		email_len;		/* with its NUL; 0: no email */
+	bool		in_use;
+	bool		has_exp;
+	bool		has_nbf;
+	bool		has_sub_uuid;
+	bool		has_company_uuid;
+	pg_atomic_uint32 referenced;	/* CLOCK bit, set by hits under a shared lock */
+	pg_uuid_t	sub_uuid;
+	pg_uuid_t	company_uuid;
+	char		data[NL_SHARED_DATA_BYTES]; /* claims (jsonb), then email */
+} SharedEntry;
+
+typedef struct SharedPartition
+{
+	LWLock	   *lock;
+	int			hand;			/* CLOCK hand */
+	int			nused;
+	pg_atomic_uint64 hits;
+	pg_atomic_uint64 misses;
+	pg_atomic_uint64 inserts;
+	pg_atomic_uint64 evictions;
+	char		pad[PG_CACHE_LINE_SIZE];	/* counters of partitions apart */
+} SharedPartition;
+
+typedef struct SharedCache
+{
+	int			nparts;
+	int			per_part;		/* entries per partition */
+	int			nbuckets;		/* chain heads per partition, a power of 2 */
+	pg_atomic_uint64 epochs[NL_SHARED_EPOCH_SLOTS];
+	pg_atomic_uint64 start_seq;	/* moved by each backend's first use */
+	pg_atomic_uint32 readers_bump;	/* in recovery, or after a PREPARE: see above */
+	pg_atomic_uint64 invalidations; /* epoch increments */
+	pg_atomic_uint64 too_large;
+	SharedPartition parts[NL_SHARED_PARTITIONS];
+	/* then int32 heads[nparts][nbuckets], then SharedEntry entries[nparts][per_part] */
+} SharedCache;
+
+int			nl_shared_token_cache_size = 10000;
+
+static SharedCache *shared = NULL;
+static int32 *heads_base = NULL;
+static SharedEntry *entries_base = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* this backend's context digest, and what it was computed from */
+static uint8 context_digest[NL_SHA256_LEN];
+static bool context_ok = false;
+static uint64 context_policy_generation = 0;
+static uint64 context_key_generation = 0;
+
+/* this backend's start sequence; 0 until its first use */
+static uint64 my_start_seq = 0;
+
+/* this transaction fired the invalidation trigger of one of the tables */
+static bool xact_changed = false;
+
+static void xact_callback(XactEvent event, void *arg);
+
+/* a hit's copy, valid until the next lookup */
+static MemoryContext hit_cxt = NULL;
+static NlVerified hit_result;
+
+static void
+layout(int size, int *nparts, int *per_part, int *nbuckets)
+{
+	/* partitions of at least 64 entries, so that CLOCK has room to choose */
+	*nparts = Max(1, Min(size / 64, NL_SHARED_PARTITIONS));
+	*per_part = (size + *nparts - 1) / *nparts;
+	*nbuckets = 1;
+	while (*nbuckets < *per_part)
+		*nbuckets *= 2;
+}
+
+static Size
+shared_size(void)
+{
+	int			nparts,
+				per_part,
+				nbuckets;
+	Size		size;
+
+	layout(nl_shared_token_cache_size, &nparts, &per_part, &nbuckets);
+	size = MAXALIGN(sizeof(SharedCache));
+	size = add_size(size, MAXALIGN(mul_size(mul_size(nparts, nbuckets), sizeof(int32))));
+	size = add_size(size, mul_size(mul_size(nparts, per_part), sizeof(SharedEntry)));
+	return size;
+}
+
+static void
+shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	if (nl_shared_token_cache_size == 0)
+		return;
+	RequestAddinShmemSpace(shared_size());
+	RequestNamedLWLockTranche(NL_SHARED_TRANCHE, NL_SHARED_PARTITIONS);
+}
+
+static void
+shmem_startup(void)
+{
+	bool		found;
+	int			nparts,
+				per_part,
+				nbuckets;
+	char	   *base;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	if (nl_shared_token_cache_size == 0)
+		return;
+
+	layout(nl_shared_token_cache_size, &nparts, &per_part, &nbuckets);
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("nicelogin shared token cache", shared_size(), &found);
+	base = (char *) shared;
+	heads_base = (int32 *) (base + MAXALIGN(sizeof(SharedCache)));
+	entries_base = (SharedEntry *) (base + MAXALIGN(sizeof(SharedCache)) +
+									MAXALIGN(sizeof(int32) * nparts * nbuckets));
+	if (!found)
+	{
+		LWLockPadded *locks = GetNamedLWLockTranche(NL_SHARED_TRANCHE);
+
+		memset(shared, 0, sizeof(SharedCache));
+		shared->nparts = nparts;
+		shared->per_part = per_part;
+		shared->nbuckets = nbuckets;
+		for (int i = 0; i < NL_SHARED_EPOCH_SLOTS; i++)
+			pg_atomic_init_u64(&shared->epochs[i], 1);
+		pg_atomic_init_u64(&shared->start_seq, 1);
+		pg_atomic_init_u32(&shared->readers_bump, 0);
+		pg_atomic_init_u64(&shared->invalidations, 0);
+		pg_atomic_init_u64(&shared->too_large, 0);
+		for (int p = 0; p < nparts; p++)
+		{
+			SharedPartition *part = &shared->parts[p];
+
+			part->lock = &locks[p].lock;
+			pg_atomic_init_u64(&part->hits, 0);
+			pg_atomic_init_u64(&part->misses, 0);
+			pg_atomic_init_u64(&part->inserts, 0);
+			pg_atomic_init_u64(&part->evictions, 0);
+		}
+		for (int i = 0; i < nparts * nbuckets; i++)
+			heads_base[i] = -1;
+		for (int i = 0; i < nparts * per_part; i++)
+		{
+			memset(&entries_base[i], 0, offsetof(SharedEntry, data));
+			entries_base[i].next = -1;
+			pg_atomic_init_u32(&entries_base[i].referenced, 0);
+		}
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Called from _PG_init: with nicelogin preloaded, the setting and shared
+ * memory; otherwise nothing (a PGC_POSTMASTER setting can only be defined
+ * at server start).
+ */
+void
+nl_sharedcache_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	DefineCustomIntVariable("nicelogin.shared_token_cache_size",
+							"Number of verified tokens kept in shared memory for all sessions.",
+							"0 turns the shared cache off.",
+							&nl_shared_token_cache_size,
+							10000, 0, 1000000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = shmem_startup;
+	RegisterXactCallback(xact_callback, NULL);
+}
+
+static inline pg_atomic_uint64 *
+epoch_slot(Oid dboid)
+{
+	return &shared->epochs[hash_uint32((uint32) dboid) % NL_SHARED_EPOCH_SLOTS];
+}
+
+/*
+ * Whether this transaction may use the shared level: the library is
+ * preloaded with a cache, we are in a database, and the transaction has no
+ * transaction id (so it has changed none of the extension's tables, and its
+ * snapshots see only committed rows).  Parallel workers see the leader's.
+ */
+bool
+nl_sharedcache_usable(void)
+{
+	if (shared == NULL || !OidIsValid(MyDatabaseId) ||
+		TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		return false;
+	if (my_start_seq == 0)
+	{
+		/* before this backend stores anything: nobody writes here */
+		if (RecoveryInProgress() && pg_atomic_read_u32(&shared->readers_bump) == 0)
+			pg_atomic_write_u32(&shared->readers_bump, 1);
+		my_start_seq = pg_atomic_add_fetch_u64(&shared->start_seq, 1);
+		pg_memory_barrier();
+	}
+	return true;
+}
+
+static void
+bump_epoch(void)
+{
+	pg_atomic_fetch_add_u64(epoch_slot(MyDatabaseId), 1);
+	pg_atomic_fetch_add_u64(&shared->invalidations, 1);
+}
+
+/*
+ * The invalidation trigger of a table of the extension fired in this
+ * transaction (keycache.c): its commit moves the epoch.
+ */
+void
+nl_sharedcache_note_change(void)
+{
+	xact_changed = true;
+}
+
+/*
+ * At commit, once the transaction is visible to every new snapshot (the
+ * commit callbacks run after ProcArrayEndTransaction), and before its
+ * invalidations are even sent, a transaction that changed the tables moves
+ * its database's epoch.  A prepared one becomes visible at a COMMIT PREPARED
+ * that may run anywhere: from its PREPARE on, readers move the epoch.
+ */
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (xact_changed && shared != NULL && OidIsValid(MyDatabaseId))
+				bump_epoch();
+			xact_changed = false;
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (xact_changed && shared != NULL)
+			{
+				pg_atomic_write_u32(&shared->readers_bump, 1);
+				pg_memory_barrier();
+			}
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			xact_changed = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * A backend processed an invalidation of the lists (or a reset of its
+ * caches): when readers move the epoch (in recovery, or after a PREPARE),
+ * it moves its database's.  Called from relcache callbacks: touches nothing
+ * but counters.
+ */
+void
+nl_sharedcache_bump(void)
+{
+	if (shared == NULL || !OidIsValid(MyDatabaseId) ||
+		pg_atomic_read_u32(&shared->readers_bump) == 0)
+		return;
+	bump_epoch();
+}
+
+/*
+ * This database's lists epoch and the start sequence, to tag an entry with:
+ * read before the snapshot of the lists lookup is taken (hence the barrier).
+ */
+void
+nl_sharedcache_tag(uint64 *epoch, uint64 *seq)
+{
+	*epoch = *seq = 0;
+	if (shared == NULL || !OidIsValid(MyDatabaseId))
+		return;
+	*epoch = pg_atomic_read_u64(epoch_slot(MyDatabaseId));
+	*seq = pg_atomic_read_u64(&shared->start_seq);
+	pg_memory_barrier();
+}
+
+/*
+ * The digest of what decides a verdict besides the token and the lists:
+ * the settings and the stored key set's text.  Recomputed when either
+ * changed.  False when it cannot be computed (then nothing is shared).
+ */
+static bool
+current_context(void)
+{
+	StringInfoData buf;
+	const char *issuer = nl_issuer ? nl_issuer : "";
+	const char *audience = nl_audience ? nl_audience : "";
+	const uint8 *keys = nl_keycache_digest();
+
+	if (context_ok && context_policy_generation == nl_policy_generation &&
+		context_key_generation == nl_keycache_generation())
+		return true;
+	context_ok = false;
+	if (keys == NULL)
+		return false;
+
+	initStringInfo(&buf);
+	/* every value with its length: no two settings give the same text */
+	appendStringInfo(&buf, "nicelogin shared cache 1;require_exp=%d;leeway=%d;max_token_length=%d;"
+					 "issuer=%zu:", nl_require_exp ? 1 : 0, nl_leeway, nl_max_token_length,
+					 strlen(issuer));
+	appendBinaryStringInfo(&buf, issuer, strlen(issuer));
+	appendStringInfo(&buf, ";audience=%zu:", strlen(audience));
+	appendBinaryStringInfo(&buf, audience, strlen(audience));
+	appendStringInfoString(&buf, ";keys=");
+	appendBinaryStringInfo(&buf, (const char *) keys, NL_SHA256_LEN);
+	context_ok = nl_sha256(buf.data, buf.len, context_digest);
+	pfree(buf.data);
+	context_policy_generation = nl_policy_generation;
+	context_key_generation = nl_keycache_generation();
+	return context_ok;
+}
+
+/* The token's digest; false when it cannot be computed. */
+bool
+nl_sharedcache_key(const char *token, int len, NlSharedKey *key)
+{
+	key->len = len;
+	return nl_sha256(token, len, key->hash);
+}
+
+static inline SharedPartition *
+partition_of(const NlSharedKey *key, int *pindex)
+{
+	uint32		h;
+
+	memcpy(&h, key->hash, sizeof(h));
+	*pindex = h % shared->nparts;
+	return &shared->parts[*pindex];
+}
+
+static inline int32 *
+chain_head(int p, const NlSharedKey *key)
+{
+	uint32		h;
+
+	memcpy(&h, key->hash + 4, sizeof(h));
+	return &heads_base[p * shared->nbuckets + (h & (shared->nbuckets - 1))];
+}
+
+static inline SharedEntry *
+entry_at(int p, int32 i)
+{
+	return &entries_base[(Size) p * shared->per_part + i];
+}
+
+static inline bool
+entry_matches(const SharedEntry *e, const NlSharedKey *key)
+{
+	return e->in_use && e->dboid == MyDatabaseId && e->token_len == key->len &&
+		memcmp(e->token_hash, key->hash, NL_SHA256_LEN) == 0 &&
+		memcmp(e->context, context_digest, NL_SHA256_LEN) == 0;
+}
+
+/* Is the entry's token within its time at now (as nl_claims_check decides)? */
+static inline bool
+entry_in_time(const SharedEntry *e, TimestampTz now)
+{
+	if (e->has_exp && now >= e->exp_deadline)
+		return false;
+	if (e->has_nbf && nl_nbf_pending(e->nbf, now))
+		return false;
+	return true;
+}
+
+/*
+ * Looks a token up: the verdict made by some backend under this session's
+ * context and this database's current epoch, within its time, or NULL.  The
+ * result (valid, claims in a memory context of ours) stays until the next
+ * lookup.  Call only when nl_sharedcache_usable(), after processing pending
+ * invalidations and getting the keys.
+ */
+NlVerified *
+nl_sharedcache_lookup(const NlSharedKey *key, TimestampTz now)
+{
+	int			p;
+	SharedPartition *part;
+	uint64		epoch;
+	bool		readers_bump;
+	bool		found = false;
+	SharedEntry copy;
+
+	if (!current_context())
+		return NULL;
+	part = partition_of(key, &p);
+	readers_bump = pg_atomic_read_u32(&shared->readers_bump) != 0;
+	epoch = pg_atomic_read_u64(epoch_slot(MyDatabaseId));
+
+	LWLockAcquire(part->lock, LW_SHARED);
+	for (int32 i = *chain_head(p, key); i >= 0;)
+	{
+		SharedEntry *e = entry_at(p, i);
+
+		if (entry_matches(e, key))
+		{
+			if (e->epoch == epoch && (e->seq >= my_start_seq || !readers_bump) &&
+				entry_in_time(e, now))
+			{
+				memcpy(&copy, e, offsetof(SharedEntry, data) + e->claims_len + e->email_len);
+				pg_atomic_write_u32(&e->referenced, 1);
+				found = true;
+			}
+			break;
+		}
+		i = e->next;
+	}
+	LWLockRelease(part->lock);
+
+	if (!found)
+	{
+		pg_atomic_fetch_add_u64(&part->misses, 1);
+		return NULL;
+	}
+	pg_atomic_fetch_add_u64(&part->hits, 1);
+
+	if (hit_cxt == NULL)
+		hit_cxt = AllocSetContextCreate(TopMemoryContext, "nicelogin shared cache hit",
+										ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(hit_cxt);
+	memset(&hit_result, 0, sizeof(hit_result));
+	hit_result.result = NL_VALID;
+	hit_result.genuine = true;
+	hit_result.claims = MemoryContextAlloc(hit_cxt, copy.claims_len);
+	memcpy(hit_result.claims, copy.data, copy.claims_len);
+	if (copy.email_len > 0)
+	{
+		hit_result.email = MemoryContextAlloc(hit_cxt, copy.email_len);
+		memcpy(hit_result.email, copy.data + copy.claims_len, copy.email_len);
+	}
+	hit_result.has_sub_uuid = copy.has_sub_uuid;
+	hit_result.sub_uuid = copy.sub_uuid;
+	hit_result.has_company_uuid = copy.has_company_uuid;
+	hit_result.company_uuid = copy.company_uuid;
+	hit_result.has_exp = copy.has_exp;
+	hit_result.exp_deadline = copy.exp_deadline;
+	hit_result.has_nbf = copy.has_nbf;
+	hit_result.nbf = copy.nbf;
+	return &hit_result;
+}
+
+/* Unlinks entry i of partition p from its hash chain. */
+static void
+unlink_entry(int p, int32 i)
+{
+	SharedEntry *e = entry_at(p, i);
+	NlSharedKey k;
+	int32	   *link;
+
+	memcpy(k.hash, e->token_hash, NL_SHA256_LEN);
+	link = chain_head(p, &k);
+	while (*link != i)
+	{
+		Assert(*link >= 0);
+		link = &entry_at(p, *link)->next;
+	}
+	*link = e->next;
+	e->next = -1;
+	e->in_use = false;
+}
+
+/*
+ * The entry to reuse in partition p (its lock held exclusively): a free,
+ * expired or outdated one, else the first the CLOCK hand finds unreferenced.
+ * At most two turns of the hand.
+ */
+static int32
+victim(SharedPartition *part, int p, TimestampTz now, bool *live)
+{
+	int			n = shared->per_part;
+
+	for (int step = 0; step < 2 * n; step++)
+	{
+		int32		i = part->hand;
+		SharedEntry *e = entry_at(p, i);
+
+		part->hand = (part->hand + 1) % n;
+		if (!e->in_use)
+		{
+			*live = false;
+			return i;
+		}
+		if ((e->has_exp && now >= e->exp_deadline) ||
+			e->epoch != pg_atomic_read_u64(epoch_slot(e->dboid)))
+		{
+			*live = false;
+			return i;
+		}
+		if (pg_atomic_read_u32(&e->referenced) != 0)
+		{
+			pg_atomic_write_u32(&e->referenced, 0);
+			continue;
+		}
+		*live = true;
+		return i;
+	}
+	/* every entry was referenced again meanwhile: take the one under the hand */
+	*live = true;
+	return part->hand;
+}
+
+/*
+ * Stores a valid verdict with the tag read before its lists lookup.
+ * Call only when nl_sharedcache_usable(), right after the verification, so
+ * that the keys and settings are those it used.
+ */
+void
+nl_sharedcache_insert(const NlSharedKey *key, const NlVerified *v, TimestampTz now)
+{
+	Size		claims_len;
+	Size		email_len;
+	int			p;
+	SharedPartition *part;
+	SharedEntry *e = NULL;
+	int32		i;
+	bool		live = false;
+	bool		fresh = false;
+
+	if (v->result != NL_VALID || v->claims == NULL || !current_context())
+		return;
+	claims_len = VARSIZE(v->claims);
+	email_len = v->email ? strlen(v->email) + 1 : 0;
+	if (claims_len + email_len > NL_SHARED_DATA_BYTES)
+	{
+		pg_atomic_fetch_add_u64(&shared->too_large, 1);
+		return;
+	}
+	part = partition_of(key, &p);
+
+	LWLockAcquire(part->lock, LW_EXCLUSIVE);
+	for (i = *chain_head(p, key); i >= 0; i = entry_at(p, i)->next)
+	{
+		if (entry_matches(entry_at(p, i), key))
+		{
+			e = entry_at(p, i);
+			break;
+		}
+	}
+	if (e == NULL)
+	{
+		i = victim(part, p, now, &live);
+		e = entry_at(p, i);
+		if (e->in_use)
+			unlink_entry(p, i);
+		else
+			part->nused++;
+		fresh = true;
+	}
+	memcpy(e->token_hash, key->hash, NL_SHA256_LEN);
+	memcpy(e->context, context_digest, NL_SHA256_LEN);
+	e->epoch = v->shared_epoch;
+	e->seq = v->shared_seq;
+	e->dboid = MyDatabaseId;
+	e->token_len = key->len;
+	e->has_exp = v->has_exp;
+	e->exp_deadline = v->exp_deadline;
+	e->has_nbf = v->has_nbf;
+	e->nbf = v->nbf;
+	e->has_sub_uuid = v->has_sub_uuid;
+	e->sub_uuid = v->sub_uuid;
+	e->has_company_uuid = v->has_company_uuid;
+	e->company_uuid = v->company_uuid;
+	e->claims_len = (uint16) claims_len;
+	e->email_len = (uint16) email_len;
+	memcpy(e->data, v->claims, claims_len);
+	if (email_len > 0)
+		memcpy(e->data + claims_len, v->email, email_len);
+	/* stored cold: a token used once goes before any that was hit */
+	pg_atomic_write_u32(&e->referenced, 0);
+	if (fresh)
+	{
+		int32	   *head = chain_head(p, key);
+
+		e->in_use = true;
+		e->next = *head;
+		*head = i;
+	}
+	LWLockRelease(part->lock);
+
+	pg_atomic_fetch_add_u64(&part->inserts, 1);
+	if (live)
+		pg_atomic_fetch_add_u64(&part->evictions, 1);
+}
+
+/*
+ * nicelogin_shared_cache_info(): the shared level's size and counters since
+ * server start; capacity 0 (and zeros) when it is off or not preloaded.
+ */
+Datum
+nicelogin_shared_cache_info(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[9];
+	bool		nulls[9] = {0};
+	int64		entries = 0,
+				hits = 0,
+				misses = 0,
+				inserts = 0,
+				evictions = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (shared != NULL)
+	{
+		for (int p = 0; p < shared->nparts; p++)
+		{
+			SharedPartition *part = &shared->parts[p];
+
+			LWLockAcquire(part->lock, LW_SHARED);
+			entries += part->nused;
+			LWLockRelease(part->lock);
+			hits += pg_atomic_read_u64(&part->hits);
+			misses += pg_atomic_read_u64(&part->misses);
+			inserts += pg_atomic_read_u64(&part->inserts);
+			evictions += pg_atomic_read_u64(&part->evictions);
+		}
+	}
+	values[0] = Int32GetDatum(shared ? shared->nparts * shared->per_part : 0);
+	values[1] = Int64GetDatum(entries);
+	values[2] = Int32GetDatum((int32) sizeof(SharedEntry));
+	values[3] = Int64GetDatum(hits);
+	values[4] = Int64GetDatum(misses);
+	values[5] = Int64GetDatum(inserts);
+	values[6] = Int64GetDatum(evictions);
+	values[7] = Int64GetDatum(shared ? pg_atomic_read_u64(&shared->too_large) : 0);
+	values[8] = Int64GetDatum(shared ? pg_atomic_read_u64(&shared->invalidations) : 0);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
