@@ -358,6 +358,64 @@ def t_alert_rules(text):
             check(r in REASONS, "the rules name a reason %r that nicelogin_check never gives" % r)
 
 
+def multitenant_db(name):
+    """A database with examples/multitenant.sql loaded (nicelogin in public) and its key set."""
+    fresh_db(name)
+    psql(name, "SET client_min_messages = warning;\n" + open(os.path.join(ROOT, "examples", "multitenant.sql")).read())
+    psql(name, "SELECT nicelogin_set_jwks(:'jwks');\n", {"jwks": JWKS})
+
+
+def t_nicelogin_test_intro(sql):
+    db = "nl_readme_test_intro"
+    multitenant_db(db)
+    try:
+        psql(db, "INSERT INTO companies VALUES ('%s', 'Acme'), ('%s', 'Globex');\n"
+                 "INSERT INTO invoices (company_id, customer, amount) VALUES ('%s', 'acme 1', 1), ('%s', 'globex 1', 2);\n"
+                 % (ACME, GLOBEX, ACME, GLOBEX))
+        out = psql(db, sql)
+        check("acme 1" in out and "globex 1" not in out, "the test user does not see Acme's rows only: %r" % out)
+    finally:
+        drop_db(db)
+
+
+def t_nicelogin_test_negative(sql):
+    db = "nl_readme_test_negative"
+    schema_db(db)
+    try:
+        psql(db, "CREATE EXTENSION nicelogin_test;\n")
+        out = psql(db, sql).split()
+        want = ["t", "valid", "expired", "unsupported_alg", "unknown_key", "bad_signature"]
+        check(out[-6:] == want, "the negative tokens gave %r, want %r" % (out[-6:], want))
+    finally:
+        drop_db(db)
+
+
+def t_pgtap_snippet(sql):
+    db = "nl_readme_pgtap"
+    multitenant_db(db)
+    try:
+        psql(db, "CREATE EXTENSION pgtap;\nCREATE EXTENSION nicelogin_test;\n")
+        out = psql(db, sql)
+        oks = re.findall(r"^(not ok|ok) (\d+)", out, re.M)
+        check(re.search(r"^1\.\.4$", out, re.M) and [o for o, _ in oks] == ["ok"] * 4,
+              "the pgTAP snippet did not pass its 4 tests:\n" + out)
+    finally:
+        drop_db(db)
+
+
+def t_shared_cache_info(sql):
+    db = "nl_readme_shared_cache_info"
+    schema_db(db)
+    try:
+        out = psql(db, "\\pset tuples_only off\n" + sql)
+        header = [l for l in out.splitlines() if "|" in l][0]
+        comment = [l for l in sql.splitlines() if l.startswith("-- capacity")][0]
+        check(header.split("|") == [c.strip() for c in comment[3:].split("|")],
+              "the columns %r are not the ones the comment names" % header)
+    finally:
+        drop_db(db)
+
+
 TESTS = {
     "opening": t_opening,
     "multitenant-excerpt": t_multitenant_excerpt,
@@ -372,6 +430,10 @@ TESTS = {
     "stats-query": t_stats_query,
     "exporter-queries": (t_exporter_queries, "yaml"),
     "alert-rules": (t_alert_rules, "yaml"),
+    "nicelogin-test-intro": t_nicelogin_test_intro,
+    "nicelogin-test-negative": t_nicelogin_test_negative,
+    "pgtap-snippet": t_pgtap_snippet,
+    "shared-cache-info": t_shared_cache_info,
 }
 
 
