@@ -283,7 +283,7 @@ AS 'MODULE_PATHNAME', 'nicelogin_revoke_current_session'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION nicelogin_revoke_current_session() IS
-    'logout: revokes the session (sid) of the request''s own genuine token (nicelogin.token, else request.headers) until its exp; false when there is none or it has no sid; grant it to the API role';
+    'logout: revokes the session (sid) of the request''s own genuine token (nicelogin.token, else request.headers) until its exp, or the token itself (jti) when it has no sid; false when there is none or it has neither; grant it to the API role';
 REVOKE ALL ON FUNCTION nicelogin_revoke_current_session() FROM PUBLIC;
 
 -- BEGIN admin lists (the same in both install scripts)

@@ -66,6 +66,10 @@ SELECT set_config('nicelogin.token', :'forged_victim_jti', false) IS NOT NULL AS
 SELECT nicelogin_revoke_current_session() AS forged;
 SELECT set_config('nicelogin.token', :'no_sid', false) IS NOT NULL AS no_sid_set;
 SELECT nicelogin_revoke_current_session() AS no_sid;
+-- a token without sid is revoked itself, by its jti
+SELECT nicelogin_check(:'no_sid') AS no_sid_token,
+       (SELECT kind FROM nicelogin_revocations WHERE value = 'jti-nosid-1') AS revoked_as;
+DELETE FROM nicelogin_revocations WHERE value = 'jti-nosid-1';
 SELECT set_config('nicelogin.token', :'rs256', false) IS NOT NULL AS alice_set;
 SELECT nicelogin_company_id() AS alice_company;
 SELECT nicelogin_revoke_current_session() AS logged_out;

@@ -336,8 +336,10 @@ nicelogin_revoke_token(PG_FUNCTION_ARGS)
  * nicelogin_revoke_current_session() returns boolean: logout.  Revokes the
  * session (sid) of the current request's own token (nicelogin.token, else
  * request.headers), if that token is genuine; so a role granted only this
- * function can end its own user's session and no other.  False when there
- * is no genuine token or it has no sid.
+ * function can end its own user's session and no other.  A token without a
+ * sid is revoked itself (by its jti), so that a logout never leaves the
+ * token it was called with valid.  False when there is no genuine token, or
+ * it has neither sid nor jti.
  */
 Datum
 nicelogin_revoke_current_session(PG_FUNCTION_ARGS)
@@ -350,7 +352,9 @@ nicelogin_revoke_current_session(PG_FUNCTION_ARGS)
 	v = nl_verify_signed_token(token, strlen(token), fcinfo->flinfo->fn_oid);
 	if (v->result != NL_VALID)
 		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(store_revocation(fcinfo->flinfo->fn_oid, "sid", v, "sid"));
+	if (store_revocation(fcinfo->flinfo->fn_oid, "sid", v, "sid"))
+		PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(store_revocation(fcinfo->flinfo->fn_oid, "jti", v, "jti"));
 }
 
 /*

@@ -208,6 +208,8 @@ if [ "$KEEP" = 1 ]; then
 	cat <<EOF
 The cluster keeps running (data in $DEMO_DIR/data, log in $DEMO_DIR/postgres.log):
     psql -h 127.0.0.1 -p $DEMO_PORT -U postgres $DB
+The test tokens, as psql variables (:'rs256' is Alice's, :'bob', :'alice2' Carol's, ...):
+    \i $NL_REPO/test/fixtures/tokens.sql
 Stop it with:
     runuser -u postgres -- $NL_PGBIN/pg_ctl -D $DEMO_DIR/data stop
 (or run test/demo.sh again, which replaces it)
