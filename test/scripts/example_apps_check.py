@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -130,7 +131,9 @@ check("an expired token cannot write: 401 expired", st == 401 and body.get("reas
 # ---- password reset against the stand-in NiceLogin server
 before = len(glob.glob(os.path.join(OUTBOX, "*")))
 st, body = app("POST", "/reset-password", {"email": "alice@acme.example"})
-check("POST /reset-password: 200", st == 200, f"{st} {body}")
+check("POST /reset-password: 202", st == 202 and isinstance(body, dict) and "message" in body,
+      f"{st} {body}")
+known_answer = (st, body)
 sent = api_requests("/request_password_reset")
 check("... NiceLogin got the request with the API key",
       sent and sent[-1]["body"] == {"email": "alice@acme.example", "api_key": "test-api-key"}, sent)
@@ -150,8 +153,26 @@ check("... NiceLogin has the new password", api_users()["alice@acme.example"]["p
 st, body = app("POST", "/reset-password/confirm", {"email": "alice@acme.example",
                "current_password": new, "new_password": "Another-Pass-2", "reset_token": reset_token})
 check("the used reset token again: 401", st == 401 and "reset token" in str(body), f"{st} {body}")
+before = len(glob.glob(os.path.join(OUTBOX, "*")))
 st, body = app("POST", "/reset-password", {"email": "nobody@acme.example"})
-check("an unknown email: 404", st == 404, f"{st} {body}")
+check("an unknown email: the same answer as a known one (no account enumeration)",
+      (st, body) == known_answer, f"{st} {body}, a known email: {known_answer}")
+sent = api_requests("/request_password_reset")
+check("... NiceLogin got the request (it has no such user)",
+      sent and sent[-1]["body"] == {"email": "nobody@acme.example", "api_key": "test-api-key"}, sent)
+check("... no email in the outbox", len(glob.glob(os.path.join(OUTBOX, "*"))) == before,
+      glob.glob(os.path.join(OUTBOX, "*")))
+
+# a slow NiceLogin holds the api pool's connection for the app's statement_timeout (3 s) only
+http("POST", API + "/_control/mode", {"mode": "slow", "delay_ms": 6000})
+try:
+    t0 = time.monotonic()
+    st, body = app("POST", "/reset-password", {"email": "alice@acme.example"})
+    took = time.monotonic() - t0
+finally:
+    http("POST", API + "/_control/mode", {"mode": "normal"})
+check("a slow NiceLogin: 504 after the app's statement_timeout of 3 s",
+      st == 504 and "statement timeout" in str(body) and 2.5 < took < 5.5, f"{st} {body} in {took:.1f} s")
 
 # ---- admin deactivation: the user's token is refused at once
 st, body = app("POST", f"/admin/deactivate/{CAROL}", token=TOKENS["bob"])

@@ -19,6 +19,7 @@ Endpoints: see examples/README.md.
 
 import functools
 import json
+import logging
 import os
 import secrets
 import sys
@@ -27,7 +28,7 @@ import psycopg
 from django.conf import settings
 from django.core.mail import send_mail
 from django.http import JsonResponse
-from django.urls import path
+from django.urls import Resolver404, path, resolve
 from django.views.decorators.http import require_GET, require_POST
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
@@ -51,6 +52,16 @@ pool = ConnectionPool(os.environ["NOTES_DATABASE_URL"], min_size=1, max_size=4,
                       kwargs={"row_factory": dict_row, "prepare_threshold": None})
 admin_pool = ConnectionPool(os.environ["NOTES_ADMIN_DATABASE_URL"], min_size=1, max_size=2,
                             kwargs={"autocommit": True, "prepare_threshold": None})
+# The password endpoints need no login and wait, inside the database, for NiceLogin's answer (up to
+# nicelogin.http_timeout, which only a superuser sets): a pool of their own, so that slow or many
+# such requests cannot take the connections of the tenants' requests, and statement_timeout (which
+# the app may set) to stop a call sooner.
+api_pool = ConnectionPool(os.environ["NOTES_DATABASE_URL"], min_size=0, max_size=2,
+                          kwargs={"row_factory": dict_row, "prepare_threshold": None})
+API_STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = '3s'"
+# POST /reset-password answers the same whether the email has an account or not
+RESET_ACCEPTED = {"message": "if the email has an account, a reset email is on its way"}
+log = logging.getLogger("notes")
 
 # SQLSTATEs of the extension's API errors and of RLS refusals -> HTTP status
 HTTP_STATUS = {"22023": 400, "22P02": 400, "28000": 401, "42501": 403, "P0002": 404,
@@ -73,6 +84,14 @@ class NiceLoginMiddleware:
     def __call__(self, request):
         scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
         token = token.strip()
+        try:
+            view = resolve(request.path_info).func
+        except Resolver404:
+            view = None
+        if getattr(view, "own_connection", False):
+            # the view takes a connection of api_pool itself, none of pool is held meanwhile
+            request.db, request.token_reason = None, "missing_token"
+            return self.get_response(request)
         # commits before the response leaves (process_exception rolls back a failed view)
         with pool.connection() as conn:
             request.db = conn
@@ -88,8 +107,15 @@ class NiceLoginMiddleware:
         status = HTTP_STATUS.get(getattr(exc, "sqlstate", None))
         if not isinstance(exc, psycopg.Error) or status is None:
             return None
-        request.db.rollback()
+        if request.db is not None:
+            request.db.rollback()
         return JsonResponse({"error": exc.diag.message_primary}, status=status)
+
+
+def own_connection(view):
+    """Marks a view that NiceLoginMiddleware gives no connection (request.db is None)."""
+    view.own_connection = True
+    return view
 
 
 def token_required(view):
@@ -128,20 +154,32 @@ def notes(request):
 
 
 @require_POST
+@own_connection
 def reset_password(request):
     email = json.loads(request.body)["email"]
-    token = request.db.execute("SELECT nicelogin.nicelogin_request_password_reset(%s) AS t",
-                               (email,)).fetchone()["t"]
-    send_mail("Password reset", f"Your password reset token: {token}", None, [email])
-    return JsonResponse({"message": "email sent"})
+    try:
+        with api_pool.connection() as conn:
+            conn.execute(API_STATEMENT_TIMEOUT)
+            token = conn.execute("SELECT nicelogin.nicelogin_request_password_reset(%s) AS t",
+                                 (email,)).fetchone()["t"]
+    except psycopg.Error as exc:
+        if exc.sqlstate != "P0002":  # NiceLogin's 404: no such user; the client is not told
+            raise
+        log.warning("password reset for an unknown email: %s", exc.diag.message_primary)
+    else:
+        send_mail("Password reset", f"Your password reset token: {token}", None, [email])
+    return JsonResponse(RESET_ACCEPTED, status=202)
 
 
 @require_POST
+@own_connection
 def reset_password_confirm(request):
     d = json.loads(request.body)
     # passwords as bind parameters: logs and pg_stat_statements see $n, not the password
-    request.db.execute("SELECT nicelogin.nicelogin_reset_password(%s, %s, %s, %s)",
-                       (d["email"], d["current_password"], d["new_password"], d["reset_token"]))
+    with api_pool.connection() as conn:
+        conn.execute(API_STATEMENT_TIMEOUT)
+        conn.execute("SELECT nicelogin.nicelogin_reset_password(%s, %s, %s, %s)",
+                     (d["email"], d["current_password"], d["new_password"], d["reset_token"]))
     return JsonResponse({"message": "password changed"})
 
 

@@ -24,6 +24,14 @@ const { Pool } = require('pg');
 // notes_app: RLS applies to it.  notes_admin: may call nicelogin_deactivate()/activate().
 const pool = new Pool({ connectionString: process.env.NOTES_DATABASE_URL, max: 4 });
 const adminPool = new Pool({ connectionString: process.env.NOTES_ADMIN_DATABASE_URL, max: 2 });
+// The password endpoints need no login and wait, inside the database, for NiceLogin's answer (up to
+// nicelogin.http_timeout, which only a superuser sets): a pool of their own, so that slow or many
+// such requests cannot take the connections of the tenants' requests, and statement_timeout (which
+// the app may set) to stop a call sooner.
+const apiPool = new Pool({ connectionString: process.env.NOTES_DATABASE_URL, max: 2 });
+const API_STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = '3s'";
+// POST /reset-password answers the same whether the email has an account or not
+const RESET_ACCEPTED = { message: 'if the email has an account, a reset email is on its way' };
 
 // SQLSTATEs of the extension's API errors and of RLS refusals -> HTTP status
 const HTTP_STATUS = {
@@ -46,7 +54,7 @@ function bearerToken(req) {
 
 // Run handler(req, db) in a transaction; with asTenant, as the bearer token's tenant.  The
 // transaction commits before the response is sent.
-function inTransaction(handler, { asTenant }) {
+function inTransaction(handler, { asTenant, dbPool = pool }) {
   return async (req, res, next) => {
     const token = bearerToken(req);
     if (asTenant && !token) {
@@ -54,7 +62,7 @@ function inTransaction(handler, { asTenant }) {
     }
     let db;
     try {
-      db = await pool.connect();
+      db = await dbPool.connect();
       await db.query('BEGIN');
       if (asTenant) {
         const { rows } = await db.query(
@@ -83,7 +91,8 @@ function inTransaction(handler, { asTenant }) {
   };
 }
 const asTenant = (handler) => inTransaction(handler, { asTenant: true });
-const anonymous = (handler) => inTransaction(handler, { asTenant: false });
+// the password endpoints: no tenant, a connection of apiPool
+const apiCall = (handler) => inTransaction(handler, { asTenant: false, dbPool: apiPool });
 
 function refuse(res, reason) {
   res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
@@ -123,15 +132,24 @@ app.post('/notes', asTenant(async (req, db) => {
   return [201, rows[0]];
 }));
 
-app.post('/reset-password', anonymous(async (req, db) => {
+app.post('/reset-password', apiCall(async (req, db) => {
   const { email } = req.body || {};
-  const { rows } = await db.query('SELECT nicelogin.nicelogin_request_password_reset($1) AS t', [email]);
-  sendEmail(email, 'Password reset', `Your password reset token: ${rows[0].t}`);
-  return [200, { message: 'email sent' }];
+  await db.query(API_STATEMENT_TIMEOUT);
+  try {
+    await db.query('SAVEPOINT reset');
+    const { rows } = await db.query('SELECT nicelogin.nicelogin_request_password_reset($1) AS t', [email]);
+    sendEmail(email, 'Password reset', `Your password reset token: ${rows[0].t}`);
+  } catch (err) {
+    if (err.code !== 'P0002') throw err; // NiceLogin's 404: no such user; the client is not told
+    console.warn(`password reset for an unknown email: ${err.message}`);
+    await db.query('ROLLBACK TO SAVEPOINT reset');
+  }
+  return [202, RESET_ACCEPTED];
 }));
 
-app.post('/reset-password/confirm', anonymous(async (req, db) => {
+app.post('/reset-password/confirm', apiCall(async (req, db) => {
   const d = req.body || {};
+  await db.query(API_STATEMENT_TIMEOUT);
   // passwords as bind parameters: logs and pg_stat_statements see $n, not the password
   await db.query('SELECT nicelogin.nicelogin_reset_password($1, $2, $3, $4)',
     [d.email, d.current_password, d.new_password, d.reset_token]);

@@ -18,6 +18,7 @@ Endpoints: see examples/README.md.
 import argparse
 import functools
 import json
+import logging
 import os
 import pathlib
 import time
@@ -34,6 +35,16 @@ pool = ConnectionPool(os.environ["NOTES_DATABASE_URL"], min_size=1, max_size=4,
                       kwargs={"row_factory": dict_row, "prepare_threshold": None})
 admin_pool = ConnectionPool(os.environ["NOTES_ADMIN_DATABASE_URL"], min_size=1, max_size=2,
                             kwargs={"autocommit": True, "prepare_threshold": None})
+# The password endpoints need no login and wait, inside the database, for NiceLogin's answer (up to
+# nicelogin.http_timeout, which only a superuser sets): a pool of their own, so that slow or many
+# such requests cannot take the connections of the tenants' requests, and statement_timeout (which
+# the app may set) to stop a call sooner.
+api_pool = ConnectionPool(os.environ["NOTES_DATABASE_URL"], min_size=0, max_size=2,
+                          kwargs={"row_factory": dict_row, "prepare_threshold": None})
+API_STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = '3s'"
+# POST /reset-password answers the same whether the email has an account or not
+RESET_ACCEPTED = {"message": "if the email has an account, a reset email is on its way"}
+log = logging.getLogger("notes")
 
 app = Flask(__name__)
 
@@ -116,18 +127,26 @@ def send_email(to, subject, body):
 @app.post("/reset-password")
 def reset_password():
     email = request.get_json(force=True)["email"]
-    with pool.connection() as conn:
-        token = conn.execute("SELECT nicelogin.nicelogin_request_password_reset(%s) AS t",
-                             (email,)).fetchone()["t"]
-    send_email(email, "Password reset", f"Your password reset token: {token}")
-    return jsonify(message="email sent")
+    try:
+        with api_pool.connection() as conn:
+            conn.execute(API_STATEMENT_TIMEOUT)
+            token = conn.execute("SELECT nicelogin.nicelogin_request_password_reset(%s) AS t",
+                                 (email,)).fetchone()["t"]
+    except psycopg.Error as exc:
+        if exc.sqlstate != "P0002":  # NiceLogin's 404: no such user; the client is not told
+            raise
+        log.warning("password reset for an unknown email: %s", exc.diag.message_primary)
+    else:
+        send_email(email, "Password reset", f"Your password reset token: {token}")
+    return jsonify(RESET_ACCEPTED), 202
 
 
 @app.post("/reset-password/confirm")
 def reset_password_confirm():
     d = request.get_json(force=True)
     # passwords as bind parameters: logs and pg_stat_statements see $n, not the password
-    with pool.connection() as conn:
+    with api_pool.connection() as conn:
+        conn.execute(API_STATEMENT_TIMEOUT)
         conn.execute("SELECT nicelogin.nicelogin_reset_password(%s, %s, %s, %s)",
                      (d["email"], d["current_password"], d["new_password"], d["reset_token"]))
     return jsonify(message="password changed")
