@@ -9,7 +9,9 @@
 #      the clients really shared the 2 server connections;
 #   2. the control, scope session (set_config(..., false), as a plain SET does): the same run
 #      must see leaks, which proves that the test can see one;
-#   3. the FastAPI example app behind the same PgBouncer, under the same concurrent load over
+#   3. the control again, behind a PgBouncer with server_reset_query = DISCARD ALL and
+#      server_reset_query_always = 1 (the defence in depth): no leak, even of a session setting;
+#   4. the FastAPI example app behind the first PgBouncer, under the same concurrent load over
 #      HTTP: each tenant is answered its own rows only, no error.
 # Python's psycopg and Debian's pgbouncer (test/lib.sh's NL_APP_DEPS, installed on the host only):
 # the script runs on the host's major only (the nl-run line).
@@ -75,10 +77,28 @@ max_client_conn = 100
 logfile = $work/pgbouncer.log
 pidfile = $work/pgbouncer.pid
 EOF
+# the same with the reset query run after every transaction (a second config)
+sed 's/^pool_mode = transaction$/&\nserver_reset_query = DISCARD ALL\nserver_reset_query_always = 1/' \
+	"$work/pgbouncer.ini" >"$work/pgbouncer-reset.ini"
+grep -q '^server_reset_query_always = 1$' "$work/pgbouncer-reset.ini" || fail "pgbouncer-reset.ini"
 chown "$NL_PG_USER": "$work"/*
-(exec setsid runuser -u "$NL_PG_USER" -- "$PGBOUNCER" "$work/pgbouncer.ini") >"$work/pgbouncer.out" 2>&1 </dev/null 7>&- 8>&- &
-bouncer=$!
-nl_on_exit "kill -- -$bouncer 2>/dev/null"
+start_bouncer() { # INI: (re)start PgBouncer with it, on fresh server connections
+	if [ -n "${bouncer:-}" ]; then
+		kill -- -"$bouncer" 2>/dev/null || true
+		wait "$bouncer" 2>/dev/null || true
+		psql_pg -d "$DB" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'notes_app'" >/dev/null
+	fi
+	(exec setsid runuser -u "$NL_PG_USER" -- "$PGBOUNCER" "$1") >>"$work/pgbouncer.out" 2>&1 </dev/null 7>&- 8>&- &
+	bouncer=$!
+	nl_on_exit "kill -- -$bouncer 2>/dev/null"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		$PY -c "import psycopg, sys; psycopg.connect(sys.argv[1]).close()" "$CONNINFO" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	show_logs
+	fail "PgBouncer ($1) did not accept connections on 127.0.0.1:$BOUNCER_PORT"
+}
 show_logs() {
 	echo "----- pgbouncer's log"
 	cat "$work/pgbouncer.out" "$work/pgbouncer.log" 2>/dev/null || true
@@ -86,11 +106,7 @@ show_logs() {
 	echo "-----"
 }
 CONNINFO="host=127.0.0.1 port=$BOUNCER_PORT dbname=notes user=notes_app"
-for ((i = 0; i < 100; i++)); do
-	$PY -c "import psycopg, sys; psycopg.connect(sys.argv[1]).close()" "$CONNINFO" 2>/dev/null && break
-	sleep 0.1
-done
-[ "$i" -lt 100 ] || { show_logs; fail "PgBouncer did not accept connections on 127.0.0.1:$BOUNCER_PORT"; }
+start_bouncer "$work/pgbouncer.ini"
 echo "PgBouncer $("$PGBOUNCER" --version | head -n 1 | awk '{print $2}') on 127.0.0.1:$BOUNCER_PORT: pool_mode transaction, 2 server connections"
 
 # field VALUE of the summary line
@@ -115,15 +131,22 @@ printf '%s\n' "$out"
 [ "$(field leaks "$out")" -gt 0 ] || { show_logs; fail "control: a session-level token did not leak; the test cannot see a leak"; }
 echo "control (scope session): $(field leaks "$out") leaks seen, as expected"
 
-# PgBouncer keeps the leaked session settings on its server connections: start afresh
-kill -- -"$bouncer" 2>/dev/null || true
-wait "$bouncer" 2>/dev/null || true
-(exec setsid runuser -u "$NL_PG_USER" -- "$PGBOUNCER" "$work/pgbouncer.ini") >>"$work/pgbouncer.out" 2>&1 </dev/null 7>&- 8>&- &
-bouncer2=$!
-nl_on_exit "kill -- -$bouncer2 2>/dev/null"
-psql_pg -d "$DB" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'notes_app'" >/dev/null
+# ---- 3. the control behind PgBouncer with DISCARD ALL after every transaction: no leak
+start_bouncer "$work/pgbouncer-reset.ini"
+echo "PgBouncer with server_reset_query = DISCARD ALL, server_reset_query_always = 1"
+out=$($PY "$HERE/test/scripts/pgbouncer_pooling.py" "$CONNINFO" session "$SECONDS_RUN")
+printf '%s\n' "$out"
+[ "$(field errors "$out")" = 0 ] || { show_logs; fail "DISCARD ALL: a client saw an error"; }
+[ "$(field leaks "$out")" = 0 ] || { show_logs; fail "DISCARD ALL: a session-level token reached another client"; }
+[ "$(field transactions "$out")" -ge 200 ] || fail "DISCARD ALL: too few transactions to mean anything"
+[ "$(field anonymous "$out")" -ge 100 ] || fail "DISCARD ALL: too few tokenless queries to mean anything"
+echo "control with DISCARD ALL after every transaction: no leak"
 
-# ---- 3. the FastAPI example behind PgBouncer, under concurrent HTTP load
+# PgBouncer (the first config) keeps the leaked session settings on its server connections: it
+# was stopped and its server connections ended; start afresh
+start_bouncer "$work/pgbouncer.ini"
+
+# ---- 4. the FastAPI example behind PgBouncer, under concurrent HTTP load
 (cd "$HERE/examples/apps/fastapi" &&
 	NOTES_DATABASE_URL="$CONNINFO" NOTES_ADMIN_DATABASE_URL="$CONNINFO" NOTES_OUTBOX="$work/outbox" \
 		exec setsid runuser -u "$NL_PG_USER" -- $PY -m uvicorn app:app --host 127.0.0.1 --port "$APP_PORT") \
@@ -140,4 +163,4 @@ printf '%s\n' "$out"
 [ "$(field errors "$out")" = 0 ] || { show_logs; fail "FastAPI behind PgBouncer: errors"; }
 [ "$(field leaks "$out")" = 0 ] || { show_logs; fail "FastAPI behind PgBouncer: a tenant saw another's rows"; }
 [ "$(field transactions "$out")" -ge 50 ] || { show_logs; fail "FastAPI behind PgBouncer: too few requests"; }
-echo "pgbouncer pooling: no leak with set_config(..., true), leaks seen with a session-level token"
+echo "pgbouncer pooling: no leak with set_config(..., true), leaks seen with a session-level token, none with DISCARD ALL"
