@@ -365,7 +365,7 @@ copy_datname(const SlotCopy *c, Datum *value, bool *isnull)
 
 /*
  * nicelogin_stats_answers(): one row per database and result: datname,
- * reason, then one count per source (verified, cached), stats_reset.
+ * reason, then one count per source (verified, cached, shared), stats_reset.
  */
 Datum
 nicelogin_stats_answers(PG_FUNCTION_ARGS)

@@ -87,6 +87,11 @@ def ensure_role(name, login=False):
          % (name, "LOGIN" if login else "NOLOGIN"))
 
 
+def drop_role(name):
+    """Drop a role the snippet created, if it exists (its objects went with the test database)."""
+    psql("postgres", "SET client_min_messages = warning;\nDROP ROLE IF EXISTS %s;\n" % name)
+
+
 def substitute(sql, ellipsis_var=None):
     out = re.sub(r"\$(\d+)", lambda m: ":'p%s'" % m.group(1), sql)
     if ellipsis_var:
@@ -227,9 +232,7 @@ def t_privileges(sql):
     schema_db(db)
     ensure_role("app")
     try:
-        psql("postgres", "SET client_min_messages = warning;\n"
-             "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'nicelogin_admin') THEN "
-             "EXECUTE 'DROP ROLE nicelogin_admin'; END IF; END $$;\n")
+        drop_role("nicelogin_admin")
         psql(db, sql)
         # the admin role can do what the snippet grants it, with no privilege on the tables
         out = psql(db, as_role("nicelogin_admin",
@@ -251,9 +254,7 @@ def t_privileges(sql):
               "app may deactivate users")
     finally:
         drop_db(db)
-        psql("postgres", "SET client_min_messages = warning;\n"
-             "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'nicelogin_admin') THEN "
-             "EXECUTE 'DROP ROLE nicelogin_admin'; END IF; END $$;\n")
+        drop_role("nicelogin_admin")
 
 
 def t_worker_role(sql):
@@ -261,9 +262,7 @@ def t_worker_role(sql):
     fresh_db(db)
     try:
         psql(db, "CREATE EXTENSION nicelogin;\n")
-        psql("postgres", "SET client_min_messages = warning;\n"
-             "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'nicelogin_worker') THEN "
-             "EXECUTE 'DROP OWNED BY nicelogin_worker'; EXECUTE 'DROP ROLE nicelogin_worker'; END IF; END $$;\n")
+        drop_role("nicelogin_worker")
         psql(db, sql)
         out = psql(db, as_role("nicelogin_worker",
                                "SELECT count(*) FROM nicelogin_keys;\n"
@@ -271,9 +270,7 @@ def t_worker_role(sql):
         check(out.split() == ["0", "t"], "the worker role's grants do not suffice: %r" % out)
     finally:
         drop_db(db)
-        psql("postgres", "SET client_min_messages = warning;\n"
-             "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'nicelogin_worker') THEN "
-             "EXECUTE 'DROP ROLE nicelogin_worker'; END IF; END $$;\n")
+        drop_role("nicelogin_worker")
 
 
 def t_refresh(sql):
@@ -346,7 +343,7 @@ def t_exporter_queries(text):
                     EXPORTER_METRICS.add("%s_%s" % (name, c))
     finally:
         drop_db(db)
-        psql("postgres", "DROP ROLE IF EXISTS nl_readme_exporter;\n")
+        drop_role("nl_readme_exporter")
 
 
 def t_alert_rules(text):
