@@ -10,6 +10,35 @@
 -- never stored in a table: use_test_key() keeps the private JWK in the
 -- memory of the calling session.
 
+-- The schema must belong to a superuser and be writable by superusers only: a
+-- role that could create objects in it (a database owner who made the schema
+-- before CREATE EXTENSION, which then uses it) could add overloads that match
+-- a superuser's call better (authenticate_as('{...}') with an unknown-type
+-- literal picks a text overload), and read the private keys passed to them.
+DO $nlt_schema_check$
+DECLARE
+    writers text;
+BEGIN
+    IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+             WHERE n.oid OPERATOR(pg_catalog.=) pg_catalog.current_schema()::pg_catalog.regnamespace::pg_catalog.oid) THEN
+        RAISE EXCEPTION 'schema "%" of nicelogin_test is not owned by a superuser', pg_catalog.current_schema()
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'DROP SCHEMA nicelogin_test; then CREATE EXTENSION nicelogin_test; creates it for the extension.';
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname)
+      INTO writers
+      FROM pg_catalog.pg_roles r
+     WHERE NOT r.rolsuper
+       AND r.oid OPERATOR(pg_catalog.<>) 'pg_database_owner'::pg_catalog.regrole::pg_catalog.oid
+       AND pg_catalog.has_schema_privilege(r.oid, pg_catalog.current_schema(), 'CREATE');
+    IF writers IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "%" can be written by roles that are not superusers: %',
+            pg_catalog.current_schema(), writers
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$nlt_schema_check$;
+
 CREATE FUNCTION generate_key(alg text, kid text DEFAULT NULL)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'nicelogin_test_generate_key'

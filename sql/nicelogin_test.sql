@@ -247,7 +247,20 @@ GRANT CREATE ON DATABASE :"DBNAME" TO regress_nl_app;
 SET ROLE regress_nl_app;
 CREATE EXTENSION nicelogin_test;
 RESET ROLE;
+-- a schema of that name made beforehand by a role that is not a superuser
+-- (a database owner could, and then add overloads that catch a superuser's
+-- calls and their private keys): CREATE EXTENSION refuses it
+SET ROLE regress_nl_app;
+CREATE SCHEMA nicelogin_test;
+RESET ROLE;
 REVOKE CREATE ON DATABASE :"DBNAME" FROM regress_nl_app;
+CREATE EXTENSION nicelogin_test;
+DROP SCHEMA nicelogin_test;
+-- one a superuser owns but others may write in: refused too
+CREATE SCHEMA nicelogin_test;
+GRANT CREATE ON SCHEMA nicelogin_test TO regress_nl_app;
+CREATE EXTENSION nicelogin_test;
+DROP SCHEMA nicelogin_test;
 SELECT count(*) AS left_behind FROM pg_namespace WHERE nspname = 'nicelogin_test';
 
 -- the key set the later tests expect

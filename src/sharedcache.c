@@ -69,6 +69,7 @@
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -136,6 +137,7 @@ static int32 *heads_base = NULL;
 static SharedEntry *entries_base = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ProcessUtility_hook_type prev_process_utility_hook = NULL;
 
 /* this backend's context digest, and what it was computed from */
 static uint8 context_digest[NL_SHA256_LEN];
@@ -250,6 +252,30 @@ shmem_startup(void)
 }
 
 /*
+ * COMMIT PREPARED makes visible a transaction whose commit callback never
+ * ran, possibly prepared before a restart or crash (readers_bump is then 0
+ * again): its own transaction's commit moves the epoch, whatever the
+ * prepared one changed.
+ */
+static void
+process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+				ProcessUtilityContext context, ParamListInfo params,
+				QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (prev_process_utility_hook)
+		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params,
+								  queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+	if (IsA(parsetree, TransactionStmt) &&
+		((TransactionStmt *) parsetree)->kind == TRANS_STMT_COMMIT_PREPARED)
+		xact_changed = true;
+}
+
+/*
  * Called from _PG_init: with nicelogin preloaded, the setting and shared
  * memory; otherwise nothing (a PGC_POSTMASTER setting can only be defined
  * at server start).
@@ -272,6 +298,8 @@ nl_sharedcache_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = shmem_startup;
 	RegisterXactCallback(xact_callback, NULL);
+	prev_process_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = process_utility;
 }
 
 static inline pg_atomic_uint64 *

@@ -299,6 +299,35 @@ is($node->safe_psql('postgres', "SELECT nicelogin_check($rs256)"), 'valid', 'aft
 is(info($node)->{hits}, 1, 'after the crash: the shared cache works');
 like(slurp_file($node->logfile), qr/terminated by signal 9/, 'the log shows the crash');
 
+# ------------------------------------------------------------------ 2PC across a restart or crash
+# A transaction prepared before a restart (or a crash, which resets shared
+# memory) and committed after it: its commit callback never runs, so the
+# COMMIT PREPARED statement's own transaction moves the epoch.
+for my $how ('restart', 'crash')
+{
+	$node->safe_psql('postgres', "BEGIN; SELECT nicelogin_revoke_jti('jti-alice-1'); PREPARE TRANSACTION 'p_$how';");
+	if ($how eq 'restart')
+	{
+		$node->restart;
+	}
+	else
+	{
+		my ($qc, $sc) = session($node, 'C');
+		my $cpid = $qc->('SELECT pg_backend_pid()', 'pid');
+		kill 'KILL', $cpid;
+		eval { $sc->quit; };
+		ok($node->poll_query_until('postgres', 'SELECT true', 't'), "the server is back after kill -9 ($how)");
+	}
+	is($node->safe_psql('postgres', "SELECT nicelogin_check($rs256)"), 'valid',
+		"after a $how with a prepared revocation: valid, now in the shared cache");
+	is($node->safe_psql('postgres', "SELECT nicelogin_check($rs256)"), 'valid', "... and again ($how)");
+	$node->safe_psql('postgres', "COMMIT PREPARED 'p_$how'");
+	is($node->safe_psql('postgres', "SELECT nicelogin_check($rs256)"), 'revoked',
+		"a new session after COMMIT PREPARED of a transaction prepared before the $how: revoked");
+	$node->safe_psql('postgres', "DELETE FROM nicelogin_revocations");
+	is($node->safe_psql('postgres', "SELECT nicelogin_check($rs256)"), 'valid', "unrevoked after the $how case");
+}
+
 $node->stop;
 
 # ------------------------------------------------------------------ eviction under pressure
