@@ -42,6 +42,11 @@ EXTRA_CLEAN  = results output_iso tmp_check log nicelogin_test$(DLSUFFIX) $(TEST
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# Every object includes src/nicelogin.h (the structs shared between files): rebuild them all when
+# it changes, as PGXS tracks no header dependencies unless PostgreSQL was configured with
+# --enable-depend (Debian's is not); a stale object would read those structs with the old layout.
+$(OBJS) $(TEST_OBJS): src/nicelogin.h
+
 # nicelogin_test.so: PGXS builds one MODULE_big, so the second library has its own link and
 # install rules, with the same compiler flags (PGXS's %.o rule).  It links the base64url code
 # and OpenSSL, nothing else of nicelogin's: a database without nicelogin_test never loads
