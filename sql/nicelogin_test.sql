@@ -39,6 +39,10 @@ SELECT nicelogin_test.generate_key('ES256')->>'kid' ~ '^test-[A-Za-z0-9_-]{16}$'
 -- the public half: no private member (an HMAC key has no public half: k is the key)
 SELECT alg, (SELECT string_agg(m, ',' ORDER BY m) FROM jsonb_object_keys(nicelogin_test.public_jwk(jwk)) m) AS public_members
   FROM k ORDER BY ord;
+-- nor any member that is not public: a k, an unknown member and key_ops on an EC key
+SELECT (SELECT string_agg(m, ',' ORDER BY m) FROM jsonb_object_keys(nicelogin_test.public_jwk(
+          jwk || '{"k": "c2VjcmV0", "priv": "x", "key_ops": ["sign"]}')) m) AS public_members
+  FROM k WHERE alg = 'ES256';
 
 -- every algorithm round-trips: signed by sign() and by authenticate_as(), valid for
 -- nicelogin with the public half stored by use_test_key() (two statements per algorithm,

@@ -93,8 +93,6 @@ static const TestAlg test_algs[] = {
 
 #define ALG_LIST "RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, HS256, HS384, HS512"
 
-/* Members of a JWK that are private key material (RFC 7518 section 6). */
-static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth"};
 
 /*
  * OpenSSL objects of one call.  Registered with a reset callback on the
@@ -576,7 +574,27 @@ load_key(Jsonb *jwk, TestKey *key)
 					key->alg->name, kty, crv ? " on curve " : "", crv ? crv : "")));
 }
 
-/* The public half of a private JWK: every member but the private ones and key_ops. */
+/*
+ * Members of the public half of an asymmetric key: the JWK's own (RFC 7517)
+ * and the public parameters of RFC 7518 (n, e; crv, x, y) and RFC 8037.
+ * Anything else, private or unknown ("k" on an EC key, say), is left out.
+ */
+static const char *const public_members[] = {"kty", "kid", "alg", "use", "n", "e", "crv", "x", "y"};
+
+static bool
+is_public_member(const JsonbValue *k)
+{
+	for (int i = 0; i < (int) lengthof(public_members); i++)
+		if (k->val.string.len == (int) strlen(public_members[i]) &&
+			memcmp(k->val.string.val, public_members[i], k->val.string.len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The public half of a private JWK: the members public_members names (for an
+ * HMAC key, every member but key_ops: the verifier needs k itself).
+ */
 static Jsonb *
 public_jwk(Jsonb *jwk, const TestKey *key)
 {
@@ -595,11 +613,8 @@ public_jwk(Jsonb *jwk, const TestKey *key)
 		CHECK_FOR_INTERRUPTS();
 		tok = JsonbIteratorNext(&it, &v, true);
 		/* an HMAC key has no public half: the verifier needs k itself */
-		if (key->alg->kind != SIGN_HMAC)
-			for (int i = 0; i < (int) lengthof(private_members); i++)
-				if (k.val.string.len == (int) strlen(private_members[i]) &&
-					memcmp(k.val.string.val, private_members[i], k.val.string.len) == 0)
-					skip = true;
+		if (key->alg->kind != SIGN_HMAC && !is_public_member(&k))
+			skip = true;
 		/* "sign" in key_ops means "verify" for the public half; use says it */
 		if (k.val.string.len == 7 && memcmp(k.val.string.val, "key_ops", 7) == 0)
 			skip = true;
