@@ -321,32 +321,6 @@ nicelogin_invalidate_cache(PG_FUNCTION_ARGS)
 }
 
 /*
- * Pins search_path to "pg_catalog, pg_temp" until nl_unpin_search_path():
- * code that runs SQL with privilege (the worker, SECURITY DEFINER functions,
- * SPI from C) must not resolve a name through a schema that a lesser role
- * controls (a database owner's ALTER DATABASE ... SET search_path, a role
- * setting, the caller's SET).  pg_temp is last, where it is never searched
- * for functions or operators.  Returns the GUC nest level to pass back.  On
- * an error the transaction's abort undoes it.
- */
-int
-nl_pin_search_path(void)
-{
-	int			level = NewGUCNestLevel();
-
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	return level;
-}
-
-void
-nl_unpin_search_path(int level)
-{
-	AtEOXact_GUC(true, level);
-}
-
-/*
  * The stored key set's rows as sorted canonical JSON texts (jsonb prints its
  * objects with sorted member names, so equal keys print equally).
  */

@@ -13,6 +13,7 @@
 
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
@@ -301,11 +302,31 @@ extern void nl_accept_invalidations(void);
 extern Oid	nl_table_relid(const char *name, Oid schema);
 extern void nl_keycache_init(void);
 /*
- * Pin search_path to "pg_catalog, pg_temp" around SQL run with privilege;
- * returns the GUC nest level for nl_unpin_search_path().
+ * Pins search_path to "pg_catalog, pg_temp" until nl_unpin_search_path():
+ * code that runs SQL with privilege (the worker, SECURITY DEFINER functions,
+ * SPI from C, nicelogin_test's too) must not resolve a name through a schema
+ * that a lesser role controls (a database owner's ALTER DATABASE ... SET
+ * search_path, a role setting, the caller's SET).  pg_temp is last, where it
+ * is never searched for functions or operators.  Returns the GUC nest level
+ * to pass back.  On an error the transaction's abort undoes it.  Inline, so
+ * that nicelogin_test.so, which links none of keycache.c, has it too.
  */
-extern int	nl_pin_search_path(void);
-extern void nl_unpin_search_path(int level);
+static inline int
+nl_pin_search_path(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+static inline void
+nl_unpin_search_path(int level)
+{
+	AtEOXact_GUC(true, level);
+}
 
 /* ---------- revocation.c ---------- */
 /*

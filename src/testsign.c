@@ -996,6 +996,7 @@ nicelogin_test_use_test_key(PG_FUNCTION_ARGS)
 	Datum		args[1];
 	bool		isnull;
 	char	   *schema;
+	int			save_nestlevel;
 	int			ret;
 
 	load_key(jwk, &key);
@@ -1016,6 +1017,7 @@ nicelogin_test_use_test_key(PG_FUNCTION_ARGS)
 	pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
 	jwks = JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
 
+	save_nestlevel = nl_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	ret = SPI_execute("SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_extension e"
@@ -1032,6 +1034,7 @@ nicelogin_test_use_test_key(PG_FUNCTION_ARGS)
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "nicelogin_set_jwks failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
+	nl_unpin_search_path(save_nestlevel);
 
 	session_key_push(jwk);
 	PG_RETURN_JSONB_P(pub);
