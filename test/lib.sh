@@ -141,7 +141,8 @@ nl_install_deps() {
 
 # ---------------------------------------------------------------- tree and build
 
-# Copy the repo (no .git, no build products or test output) into a new folder; the caller chowns it
+# Copy the repo (no .git, no build products or test output, nor the cluster and logs of a test run
+# that runs from a staged tree itself, as test/scripts/demo.sh does) into a new folder; the caller chowns it
 # to postgres after building.  Sets NL_STAGE.  The folder is removed on exit unless NL_KEEP_STAGE=1.
 nl_stage_tree() {
 	NL_STAGE=$(mktemp -d /tmp/nicelogin.XXXXXX)
@@ -149,7 +150,7 @@ nl_stage_tree() {
 		--exclude=./.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
 		--exclude=./results --exclude=./output_iso --exclude=./tmp_check --exclude=./tmp_check_iso \
 		--exclude=./log --exclude='regression.diffs' --exclude='regression.out' \
-		--exclude='__pycache__' \
+		--exclude='__pycache__' --exclude=./test-cluster --exclude=./test-logs \
 		-cf - . | tar -C "$NL_STAGE" -xf -
 	chmod 755 "$NL_STAGE"
 	nl_on_exit "_nl_remove_stage '$NL_STAGE'"
