@@ -22,7 +22,7 @@ OBJS = \
 	src/worker.o \
 	src/stats.o \
 	src/faillog.o
-# every install and upgrade script: nicelogin--1.0.sql, nicelogin--1.1.sql, nicelogin--1.0--1.1.sql ...,
+# every install and upgrade script: nicelogin--1.0.sql, nicelogin--1.1.sql, nicelogin--1.2.sql, nicelogin--1.0--1.1.sql ...,
 # the secondary control file of 1.0 (not relocatable, unlike 1.1), and nicelogin_test's script
 DATA         = $(wildcard nicelogin--*.sql) $(wildcard nicelogin--*.control) $(wildcard nicelogin_test--*.sql)
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"

@@ -1,0 +1,608 @@
+/* nicelogin--1.2.sql: install script */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION nicelogin" to load this file. \quit
+
+-- The schema must be writable by superusers only: a role that can create
+-- objects in it could add functions and operators that match a call better
+-- than nicelogin's own (an overload taking varchar, say), and a superuser's or
+-- an administrator's call, schema-qualified or not, would run them.
+DO $nl_schema_check$
+DECLARE
+    writers text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname)
+      INTO writers
+      FROM pg_catalog.pg_roles r
+     WHERE NOT r.rolsuper
+       -- stands for the database's owner, who is looked at as a role of its own
+       AND r.oid OPERATOR(pg_catalog.<>) 'pg_database_owner'::pg_catalog.regrole::pg_catalog.oid
+       AND pg_catalog.has_schema_privilege(r.oid, pg_catalog.current_schema(), 'CREATE');
+    IF writers IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "%" can be written by roles that are not superusers: %',
+            pg_catalog.current_schema(), writers
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'They could create functions or operators there that shadow nicelogin''s, which superusers and administrators would then run.',
+              HINT = 'Install nicelogin into a schema of its own: CREATE SCHEMA nicelogin; CREATE EXTENSION nicelogin SCHEMA nicelogin; (or make a superuser own the schema and revoke CREATE on it from the others).';
+    END IF;
+END
+$nl_schema_check$;
+
+------------------------------------------------------------------------
+-- Tables.  None is readable or writable by PUBLIC.  All three are
+-- extension configuration tables, so pg_dump keeps their rows.
+------------------------------------------------------------------------
+
+-- The key set tokens are verified against (one row per JWK).
+CREATE TABLE nicelogin_keys (
+    kid         text UNIQUE,
+    kty         text NOT NULL,
+    alg         text,
+    use         text,
+    jwk         jsonb NOT NULL,
+    added_at    timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE nicelogin_keys IS
+    'JWKs that NiceLogin tokens are verified against; write through nicelogin_set_jwks()';
+
+-- Users whose tokens are refused at once (reason user_deactivated).
+CREATE TABLE nicelogin_deactivated_users (
+    user_id         uuid PRIMARY KEY,
+    deactivated_at  timestamptz NOT NULL DEFAULT now(),
+    deactivated_by  name NOT NULL DEFAULT session_user
+);
+COMMENT ON TABLE nicelogin_deactivated_users IS
+    'users whose tokens nicelogin refuses, whatever their expiry';
+
+-- Single tokens (by jti) or sessions (by sid) refused at once (reason revoked).
+CREATE TABLE nicelogin_revocations (
+    kind        text NOT NULL CHECK (kind IN ('jti', 'sid')),
+    value       text NOT NULL,
+    expires_at  timestamptz,
+    revoked_at  timestamptz NOT NULL DEFAULT now(),
+    revoked_by  name NOT NULL DEFAULT session_user,
+    PRIMARY KEY (kind, value)
+);
+COMMENT ON TABLE nicelogin_revocations IS
+    'revoked token ids (jti) and sessions (sid); an entry may be purged after expires_at';
+
+-- purging expired entries finds them without a scan
+CREATE INDEX nicelogin_revocations_expires_at_idx ON nicelogin_revocations (expires_at);
+
+REVOKE ALL ON nicelogin_keys, nicelogin_deactivated_users, nicelogin_revocations FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('nicelogin_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('nicelogin_deactivated_users', '');
+SELECT pg_catalog.pg_extension_config_dump('nicelogin_revocations', '');
+
+-- Key list for inspection, without symmetric key material.
+CREATE VIEW nicelogin_key_list AS
+    SELECT kid, kty, alg, use, jwk - 'k' AS jwk, added_at
+      FROM nicelogin_keys;
+REVOKE ALL ON nicelogin_key_list FROM PUBLIC;
+COMMENT ON VIEW nicelogin_key_list IS
+    'stored keys without symmetric key material (k); safe to grant to monitoring roles';
+
+------------------------------------------------------------------------
+-- Cache invalidation: any committed change to these tables reaches every
+-- backend (and every hot standby) through a relcache invalidation.
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_invalidate_cache()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'nicelogin_invalidate_cache'
+LANGUAGE C;
+COMMENT ON FUNCTION nicelogin_invalidate_cache() IS
+    'statement trigger: tells every session to reload nicelogin''s keys and revocations after commit';
+REVOKE ALL ON FUNCTION nicelogin_invalidate_cache() FROM PUBLIC;
+
+CREATE TRIGGER nicelogin_keys_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nicelogin_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION nicelogin_invalidate_cache();
+CREATE TRIGGER nicelogin_deactivated_users_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nicelogin_deactivated_users
+    FOR EACH STATEMENT EXECUTE FUNCTION nicelogin_invalidate_cache();
+CREATE TRIGGER nicelogin_revocations_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nicelogin_revocations
+    FOR EACH STATEMENT EXECUTE FUNCTION nicelogin_invalidate_cache();
+-- Fire in every session_replication_role, so that changes applied by logical
+-- replication or by loading tools reach the caches too.
+ALTER TABLE nicelogin_keys ENABLE ALWAYS TRIGGER nicelogin_keys_changed;
+ALTER TABLE nicelogin_deactivated_users ENABLE ALWAYS TRIGGER nicelogin_deactivated_users_changed;
+ALTER TABLE nicelogin_revocations ENABLE ALWAYS TRIGGER nicelogin_revocations_changed;
+
+------------------------------------------------------------------------
+-- Verification.  Never raise for a bad token; callable by any role.
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_verify(token text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'nicelogin_verify'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_verify(text) IS
+    'true when the token is a valid NiceLogin JWT signed by a stored key';
+
+CREATE FUNCTION nicelogin_claims(token text, verify boolean DEFAULT true)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'nicelogin_claims'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_claims(text, boolean) IS
+    'the payload of a valid token, or NULL; verify => false decodes without any check and must never drive authorization';
+
+CREATE FUNCTION nicelogin_check(token text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'nicelogin_check'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_check(text) IS
+    'valid, or the reason the token is refused';
+
+CREATE FUNCTION nicelogin_jws_verify(token text, key_set jsonb)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'nicelogin_jws_verify'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_jws_verify(text, jsonb) IS
+    'checks the signature of a compact JWS against the given JWKS or JWK, without claims rules';
+
+------------------------------------------------------------------------
+-- Key management (EXECUTE revoked from PUBLIC).
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_set_jwks(jwks jsonb)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'nicelogin_set_jwks'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION nicelogin_set_jwks(jsonb) IS
+    'validates a JWKS and replaces the stored keys with it; returns the number of keys; an empty set is refused (22023): DELETE FROM nicelogin_keys removes every key on purpose';
+REVOKE ALL ON FUNCTION nicelogin_set_jwks(jsonb) FROM PUBLIC;
+
+------------------------------------------------------------------------
+-- The request's token and its verified claims, for RLS policies.
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_token()
+RETURNS text
+AS 'MODULE_PATHNAME', 'nicelogin_token'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_token() IS
+    'the request''s token: nicelogin.token, else the bearer token in request.headers; surrounding whitespace and a Bearer prefix (any case) removed';
+
+CREATE FUNCTION nicelogin_claims()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'nicelogin_request_claims'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_claims() IS
+    'the verified claims of the request''s token, or NULL';
+
+CREATE FUNCTION nicelogin_user_id()
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'nicelogin_user_id'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_user_id() IS
+    'the verified sub claim of the request''s token as a uuid, or NULL';
+
+CREATE FUNCTION nicelogin_company_id()
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'nicelogin_company_id'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_company_id() IS
+    'the verified company_id claim of the request''s token as a uuid, or NULL';
+
+CREATE FUNCTION nicelogin_email()
+RETURNS text
+AS 'MODULE_PATHNAME', 'nicelogin_email'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_email() IS
+    'the verified email claim of the request''s token, or NULL';
+
+------------------------------------------------------------------------
+-- Local revocation of single tokens and sessions (EXECUTE revoked from PUBLIC).
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_purge_before()
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'nicelogin_purge_before'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_purge_before() IS
+    'the time before which an expired revocation may be purged: now() minus a day, or minus the longest nicelogin.leeway (this session''s, any database''s or role''s) if longer';
+REVOKE ALL ON FUNCTION nicelogin_purge_before() FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_purge_revocations(max_rows integer)
+RETURNS bigint
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH gone AS (
+        DELETE FROM nicelogin_revocations
+         WHERE ctid = ANY (ARRAY(
+                   SELECT ctid FROM nicelogin_revocations
+                    WHERE expires_at < nicelogin_purge_before()
+                    ORDER BY expires_at
+                    LIMIT max_rows
+                    FOR UPDATE SKIP LOCKED))
+        RETURNING 1)
+    SELECT count(*) FROM gone;
+END;
+COMMENT ON FUNCTION nicelogin_purge_revocations(integer) IS
+    'deletes at most max_rows (NULL: all) revocations whose expires_at passed more than a day ago (or more than nicelogin.leeway, if longer), oldest first, skipping rows another session is deleting; returns how many';
+REVOKE ALL ON FUNCTION nicelogin_purge_revocations(integer) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_purge_revocations()
+RETURNS bigint
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN nicelogin_purge_revocations(NULL::integer);
+COMMENT ON FUNCTION nicelogin_purge_revocations() IS
+    'deletes every revocation whose expires_at passed more than a day ago (or more than nicelogin.leeway, if longer); returns how many';
+REVOKE ALL ON FUNCTION nicelogin_purge_revocations() FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_revoke_jti(jti text, expires_at timestamptz DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    INSERT INTO nicelogin_revocations AS r (kind, value, expires_at)
+    VALUES ('jti', jti, expires_at)
+    ON CONFLICT (kind, value) DO UPDATE SET expires_at =
+        CASE WHEN r.expires_at IS NULL OR EXCLUDED.expires_at IS NULL THEN NULL
+             ELSE GREATEST(r.expires_at, EXCLUDED.expires_at) END;
+    SELECT nicelogin_purge_revocations(100);
+END;
+COMMENT ON FUNCTION nicelogin_revoke_jti(text, timestamptz) IS
+    'refuses the token with this jti from commit on; an existing entry keeps the later expiry (NULL: for good); the entry is purged a day (or the longest nicelogin.leeway) after expires_at; each call also purges up to 100 expired entries';
+REVOKE ALL ON FUNCTION nicelogin_revoke_jti(text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_revoke_sid(sid text, expires_at timestamptz DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    INSERT INTO nicelogin_revocations AS r (kind, value, expires_at)
+    VALUES ('sid', sid, expires_at)
+    ON CONFLICT (kind, value) DO UPDATE SET expires_at =
+        CASE WHEN r.expires_at IS NULL OR EXCLUDED.expires_at IS NULL THEN NULL
+             ELSE GREATEST(r.expires_at, EXCLUDED.expires_at) END;
+    SELECT nicelogin_purge_revocations(100);
+END;
+COMMENT ON FUNCTION nicelogin_revoke_sid(text, timestamptz) IS
+    'refuses every token of this session (sid) from commit on; an existing entry keeps the later expiry (NULL: for good); the entry is purged a day (or the longest nicelogin.leeway) after expires_at; each call also purges up to 100 expired entries';
+REVOKE ALL ON FUNCTION nicelogin_revoke_sid(text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_revoke_token(token text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'nicelogin_revoke_token'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION nicelogin_revoke_token(text) IS
+    'revokes a genuine token (signed by a stored key, within its exp, nbf, iss and aud rules) by its jti until its exp; false for any other token or one without jti; never raises for a bad token';
+REVOKE ALL ON FUNCTION nicelogin_revoke_token(text) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_revoke_current_session()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'nicelogin_revoke_current_session'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION nicelogin_revoke_current_session() IS
+    'logout: revokes the session (sid) of the request''s own genuine token (nicelogin.token, else request.headers) until its exp, or the token itself (jti) when it has no sid; false when there is none or it has neither; grant it to the API role';
+REVOKE ALL ON FUNCTION nicelogin_revoke_current_session() FROM PUBLIC;
+
+-- BEGIN admin lists (the same in both install scripts)
+-- What an administrator needs besides revoking: see the revocations and
+-- deactivations, and undo a revocation.  Nothing granted to PUBLIC: grant
+-- them to the admin role.  The views read the tables with their owner's
+-- privileges, so the admin role needs no privilege on the tables.
+CREATE VIEW nicelogin_revocation_list AS
+    SELECT kind, value, expires_at, revoked_at, revoked_by
+      FROM nicelogin_revocations;
+COMMENT ON VIEW nicelogin_revocation_list IS
+    'revoked token ids (kind jti) and sessions (kind sid): expires_at (NULL: for good; purged a day, or the longest nicelogin.leeway, after it), when and by which session user; grant SELECT to the admin role';
+REVOKE ALL ON nicelogin_revocation_list FROM PUBLIC;
+
+CREATE VIEW nicelogin_deactivation_list AS
+    SELECT user_id, deactivated_at, deactivated_by
+      FROM nicelogin_deactivated_users;
+COMMENT ON VIEW nicelogin_deactivation_list IS
+    'users whose tokens are refused (user_deactivated), when and by which session user; grant SELECT to the admin role';
+REVOKE ALL ON nicelogin_deactivation_list FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_unrevoke_jti(jti text)
+RETURNS boolean
+LANGUAGE sql STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH gone AS (
+        DELETE FROM nicelogin_revocations AS r
+         WHERE r.kind OPERATOR(pg_catalog.=) 'jti' AND r.value OPERATOR(pg_catalog.=) jti
+        RETURNING 1)
+    SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM gone;
+END;
+COMMENT ON FUNCTION nicelogin_unrevoke_jti(text) IS
+    'lifts the revocation of the token with this jti from commit on; true when there was one, false otherwise (never raises for an unknown jti)';
+REVOKE ALL ON FUNCTION nicelogin_unrevoke_jti(text) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_unrevoke_sid(sid text)
+RETURNS boolean
+LANGUAGE sql STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH gone AS (
+        DELETE FROM nicelogin_revocations AS r
+         WHERE r.kind OPERATOR(pg_catalog.=) 'sid' AND r.value OPERATOR(pg_catalog.=) sid
+        RETURNING 1)
+    SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM gone;
+END;
+COMMENT ON FUNCTION nicelogin_unrevoke_sid(text) IS
+    'lifts the revocation of this session (sid) from commit on; true when there was one, false otherwise (never raises for an unknown sid)';
+REVOKE ALL ON FUNCTION nicelogin_unrevoke_sid(text) FROM PUBLIC;
+-- END admin lists
+
+------------------------------------------------------------------------
+-- The NiceLogin API over HTTP (EXECUTE revoked from PUBLIC).
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_request_password_reset(email text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'nicelogin_request_password_reset'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nicelogin_request_password_reset(text) IS
+    'asks NiceLogin for a password reset token for this email';
+REVOKE ALL ON FUNCTION nicelogin_request_password_reset(text) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_reset_password(email text, current_password text,
+                                         new_password text, reset_token text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'nicelogin_reset_password'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nicelogin_reset_password(text, text, text, text) IS
+    'sets a new password with a reset token; pass the passwords as bind parameters';
+REVOKE ALL ON FUNCTION nicelogin_reset_password(text, text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_change_password(email text, current_password text, new_password text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'nicelogin_change_password'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nicelogin_change_password(text, text, text) IS
+    'requests a reset token and sets the new password in one call';
+REVOKE ALL ON FUNCTION nicelogin_change_password(text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_activate(user_id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'nicelogin_activate'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION nicelogin_activate(uuid) IS
+    'activates the user at NiceLogin and, on success, lifts the local deactivation';
+REVOKE ALL ON FUNCTION nicelogin_activate(uuid) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_deactivate(user_id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'nicelogin_deactivate'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION nicelogin_deactivate(uuid) IS
+    'deactivates the user at NiceLogin and, on success, refuses the user''s tokens from commit on';
+REVOKE ALL ON FUNCTION nicelogin_deactivate(uuid) FROM PUBLIC;
+
+CREATE FUNCTION nicelogin_refresh_jwks()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'nicelogin_refresh_jwks'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION nicelogin_refresh_jwks() IS
+    'fetches the JWKS from NiceLogin, validates and stores it; returns the number of keys';
+REVOKE ALL ON FUNCTION nicelogin_refresh_jwks() FROM PUBLIC;
+
+------------------------------------------------------------------------
+-- The key set's refresh state (EXECUTE / SELECT revoked from PUBLIC).
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_jwks_status(
+    OUT worker_pid integer,
+    OUT last_fetch_at timestamptz,
+    OUT last_fetch_by text,
+    OUT last_fetch_keys integer,
+    OUT last_error_at timestamptz,
+    OUT last_error text,
+    OUT next_refresh_at timestamptz,
+    OUT refresh_requested boolean,
+    OUT refreshes bigint,
+    OUT failures bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'nicelogin_jwks_status'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION nicelogin_jwks_status() IS
+    'refresh state kept in shared memory since server start (all NULL unless nicelogin is in shared_preload_libraries)';
+REVOKE ALL ON FUNCTION nicelogin_jwks_status() FROM PUBLIC;
+
+-- BEGIN jwks fetch (the last committed fetch; the same in both install scripts)
+-- The last fetch of the key set that committed (one row at most), written by
+-- nicelogin_refresh_jwks() and the refresh worker in the transaction that
+-- stores the keys: so it is seen without shared_preload_libraries, after a
+-- restart and on standbys, and a refresh that rolled back left none.
+CREATE TABLE nicelogin_jwks_fetch (
+    one_row     boolean PRIMARY KEY DEFAULT true CHECK (one_row),
+    fetched_at  timestamptz NOT NULL,
+    fetched_by  text NOT NULL,
+    keys        integer NOT NULL
+);
+COMMENT ON TABLE nicelogin_jwks_fetch IS
+    'the last committed fetch of the JWKS from NiceLogin: when, by whom (the refresh worker or the session user), how many keys';
+REVOKE ALL ON nicelogin_jwks_fetch FROM PUBLIC;
+
+CREATE OR REPLACE VIEW nicelogin_jwks_state AS
+    SELECT s.worker_pid,
+           f.fetched_at AS last_fetch_at,
+           f.fetched_by AS last_fetch_by,
+           f.keys AS last_fetch_keys,
+           s.last_error_at, s.last_error, s.next_refresh_at, s.refresh_requested,
+           s.refreshes, s.failures,
+           (SELECT count(*) FROM nicelogin_keys) AS keys_stored,
+           (SELECT max(added_at) FROM nicelogin_keys) AS keys_stored_at
+      FROM nicelogin_jwks_status() AS s
+      LEFT JOIN nicelogin_jwks_fetch AS f ON true;
+COMMENT ON VIEW nicelogin_jwks_state IS
+    'the last committed fetch of the JWKS and by whom (also without shared_preload_libraries), the last failed refresh, the next planned refresh and counters (these with shared_preload_libraries only), and the stored keys';
+REVOKE ALL ON nicelogin_jwks_state FROM PUBLIC;
+-- BEGIN stats (verification statistics)
+------------------------------------------------------------------------
+-- Verification statistics, summed over all sessions when nicelogin is in
+-- shared_preload_libraries (else: this session's only).  Readable by
+-- superusers and pg_monitor; the reset is the superuser's unless granted.
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_stats_answers(
+    OUT datname name,
+    OUT reason text,
+    OUT verified bigint,
+    OUT cached bigint,
+    OUT shared bigint,
+    OUT stats_reset timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'nicelogin_stats_answers'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION nicelogin_stats_answers() IS
+    'per database and result: full verifications, per-backend and shared token cache answers since stats_reset';
+REVOKE ALL ON FUNCTION nicelogin_stats_answers() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION nicelogin_stats_answers() TO pg_monitor;
+
+CREATE VIEW nicelogin_stats AS
+    SELECT s.datname, s.reason, s.verified, s.cached, s.shared, s.stats_reset
+      FROM nicelogin_stats_answers() AS s;
+COMMENT ON VIEW nicelogin_stats IS
+    'one row per database and outcome (valid or a refusal reason): full verifications (cache misses), answers from the session''s token cache, and from the shared token cache';
+REVOKE ALL ON nicelogin_stats FROM PUBLIC;
+GRANT SELECT ON nicelogin_stats TO pg_monitor;
+
+CREATE FUNCTION nicelogin_stats_events(
+    OUT datname name,
+    OUT key_loads bigint,
+    OUT key_parses bigint,
+    OUT refresh_requests bigint,
+    OUT stats_reset timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'nicelogin_stats_events'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION nicelogin_stats_events() IS
+    'per database: key table reads, key sets parsed, early refreshes asked for unknown kids, since stats_reset';
+REVOKE ALL ON FUNCTION nicelogin_stats_events() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION nicelogin_stats_events() TO pg_monitor;
+
+CREATE VIEW nicelogin_stats_keys AS
+    SELECT s.datname, s.key_loads, s.key_parses, s.refresh_requests, s.stats_reset
+      FROM nicelogin_stats_events() AS s;
+COMMENT ON VIEW nicelogin_stats_keys IS
+    'one row per database: key table reads by sessions, reads that found other keys, early refreshes asked for unknown kids';
+REVOKE ALL ON nicelogin_stats_keys FROM PUBLIC;
+GRANT SELECT ON nicelogin_stats_keys TO pg_monitor;
+
+CREATE FUNCTION nicelogin_stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'nicelogin_stats_reset'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nicelogin_stats_reset() IS
+    'zeroes the counts of nicelogin_stats and nicelogin_stats_keys for every database';
+REVOKE ALL ON FUNCTION nicelogin_stats_reset() FROM PUBLIC;
+-- END stats
+
+
+-- END jwks fetch
+
+------------------------------------------------------------------------
+-- The shared token cache's counters (monitoring roles only).
+------------------------------------------------------------------------
+
+CREATE FUNCTION nicelogin_shared_cache_info(
+    OUT capacity integer,
+    OUT entries bigint,
+    OUT entry_bytes integer,
+    OUT hits bigint,
+    OUT misses bigint,
+    OUT inserts bigint,
+    OUT evictions bigint,
+    OUT too_large bigint,
+    OUT invalidations bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'nicelogin_shared_cache_info'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION nicelogin_shared_cache_info() IS
+    'size and counters of the verified-token cache shared by all sessions, since server start (capacity 0 unless nicelogin is in shared_preload_libraries)';
+REVOKE ALL ON FUNCTION nicelogin_shared_cache_info() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION nicelogin_shared_cache_info() TO pg_monitor;
+
+-- BEGIN secrets (stored-secret checks)
+-- Tell the superuser who installs or updates the extension about copies of
+-- nicelogin.api_secret that any role can read: settings of roles and
+-- databases (pg_db_role_setting, shared by all databases), SET clauses of
+-- this database's functions, and a secret in the server configuration that
+-- is ignored because nicelogin is not in shared_preload_libraries (until a
+-- session loads the library, any role can SHOW it).  Values are never shown.
+-- Every name and operator is qualified: nothing depends on search_path.
+DO $nl_secrets$
+DECLARE
+    r record;
+BEGIN
+    IF NOT COALESCE((SELECT a.rolsuper FROM pg_catalog.pg_roles a
+                      WHERE a.rolname OPERATOR(pg_catalog.=) session_user), false) THEN
+        RETURN;
+    END IF;
+    FOR r IN
+        SELECT CASE
+                 WHEN s.setrole OPERATOR(pg_catalog.<>) 0 AND s.setdatabase OPERATOR(pg_catalog.<>) 0 THEN
+                   pg_catalog.format('the setting of role "%s" in database "%s"',
+                                     rl.rolname, d.datname)
+                 WHEN s.setrole OPERATOR(pg_catalog.<>) 0 THEN
+                   pg_catalog.format('the setting of role "%s"', rl.rolname)
+                 WHEN s.setdatabase OPERATOR(pg_catalog.<>) 0 THEN
+                   pg_catalog.format('the setting of database "%s"', d.datname)
+                 ELSE 'the setting for all roles (ALTER ROLE ALL)'
+               END AS place,
+               CASE
+                 WHEN s.setrole OPERATOR(pg_catalog.<>) 0 AND s.setdatabase OPERATOR(pg_catalog.<>) 0 THEN
+                   pg_catalog.format('ALTER ROLE %I IN DATABASE %I RESET nicelogin.api_secret',
+                                     rl.rolname, d.datname)
+                 WHEN s.setrole OPERATOR(pg_catalog.<>) 0 THEN
+                   pg_catalog.format('ALTER ROLE %I RESET nicelogin.api_secret', rl.rolname)
+                 WHEN s.setdatabase OPERATOR(pg_catalog.<>) 0 THEN
+                   pg_catalog.format('ALTER DATABASE %I RESET nicelogin.api_secret', d.datname)
+                 ELSE 'ALTER ROLE ALL RESET nicelogin.api_secret'
+               END AS fix
+          FROM pg_catalog.pg_db_role_setting s
+          LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) s.setdatabase
+          LEFT JOIN pg_catalog.pg_roles rl ON rl.oid OPERATOR(pg_catalog.=) s.setrole
+         WHERE EXISTS (SELECT FROM pg_catalog.unnest(s.setconfig) AS c(item)
+                        WHERE pg_catalog.lower(c.item) OPERATOR(pg_catalog.~~) 'nicelogin.api\_secret=%')
+        UNION ALL
+        SELECT pg_catalog.format('the SET clause of %s %s in database "%s"',
+                                 CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END,
+                                 p.oid::pg_catalog.regprocedure, pg_catalog.current_database()),
+               pg_catalog.format('ALTER %s %s RESET nicelogin.api_secret',
+                                 CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+                                 p.oid::pg_catalog.regprocedure)
+          FROM pg_catalog.pg_proc p
+         WHERE EXISTS (SELECT FROM pg_catalog.unnest(p.proconfig) AS c(item)
+                        WHERE pg_catalog.lower(c.item) OPERATOR(pg_catalog.~~) 'nicelogin.api\_secret=%')
+    LOOP
+        RAISE WARNING 'nicelogin.api_secret is stored in a catalog that every role can read'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('A value is stored in %s; any role can read it there, and nicelogin never uses it.', r.place),
+                  HINT = pg_catalog.format('Remove it (%s) and rotate the secret at NiceLogin.', r.fix);
+    END LOOP;
+    IF EXISTS (SELECT FROM pg_catalog.pg_file_settings f
+                WHERE f.name OPERATOR(pg_catalog.=) 'nicelogin.api_secret' AND f.applied
+                  AND f.setting OPERATOR(pg_catalog.<>) '')
+       AND NOT pg_catalog.current_setting('shared_preload_libraries')
+               OPERATOR(pg_catalog.~) '(^|[,[:space:]"/])nicelogin("|[,[:space:]]|$)' THEN
+        RAISE WARNING 'nicelogin.api_secret from the server configuration is ignored because nicelogin is not in shared_preload_libraries'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Until a session loads the library, any role can read a value set in the server configuration.',
+                  HINT = 'Add nicelogin to shared_preload_libraries, restart the server, and rotate the secret at NiceLogin.';
+    END IF;
+END
+$nl_secrets$;
+-- END secrets
+
+-- 1.2: security (the 1.0 upgrade path, cached refusals, bounded masking, identity from the request)
+
+-- 1.2: deployments (logical replication, pg_upgrade)
+
+-- 1.2: PostgREST (the public key set, reload notifications)
