@@ -10,7 +10,8 @@
  * path never looks at the header text, whatever its size), the keys (key
  * cache generation), the deactivated users and revocations (lists
  * generation), the verification settings (policy generation), or the clock
- * passing the token's exp.  The per-row path is a few comparisons.
+ * passing the token's exp or nbf (nl_time_check).  The per-row path is a few
+ * comparisons.
  */
 #include "nicelogin.h"
 
@@ -37,6 +38,8 @@ typedef struct RequestState
 	bool		valid;
 	bool		has_exp;
 	TimestampTz exp_deadline;
+	bool		has_nbf;
+	TimestampTz nbf;
 	bool		has_sub;
 	pg_uuid_t	sub;
 	bool		has_company;
@@ -219,7 +222,10 @@ current_request(FunctionCallInfo fcinfo)
 	(void) nl_keycache_get(fcinfo->flinfo->fn_oid);
 	if (request_state_current())
 	{
-		if (req.valid && req.has_exp && GetCurrentStatementStartTimestamp() >= req.exp_deadline)
+		/* the one "valid at now?" check of every remembered verdict */
+		if (req.valid &&
+			nl_time_check(req.has_exp, req.exp_deadline, req.has_nbf, req.nbf,
+						  GetCurrentStatementStartTimestamp()) != NL_VALID)
 			req.valid = false;
 		return &req;
 	}
@@ -247,6 +253,8 @@ current_request(FunctionCallInfo fcinfo)
 			req.valid = true;
 			req.has_exp = v->has_exp;
 			req.exp_deadline = v->exp_deadline;
+			req.has_nbf = v->has_nbf;
+			req.nbf = v->nbf;
 			req.has_sub = v->has_sub_uuid;
 			req.sub = v->sub_uuid;
 			req.has_company = v->has_company_uuid;
