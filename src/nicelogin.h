@@ -397,8 +397,12 @@ extern NlResult nl_time_check(bool has_exp, TimestampTz exp_deadline,
 							  bool has_nbf, TimestampTz nbf, TimestampTz now);
 
 /* ---------- request.c ---------- */
-/* The request's token (nicelogin.token, else request.headers' bearer), normalised, or NULL. */
-extern char *nl_request_token(void);
+/*
+ * The request's token (nicelogin.token, else the bearer of request.headers
+ * when the session set it), normalised, or NULL.  Remembered until either
+ * setting changes; the caller must not change or free it.
+ */
+extern const char *nl_request_token(void);
 /*
  * A client's token with surrounding whitespace and a "Bearer " prefix (any
  * case) removed: the start inside value, its length in *outlen; *bearer
