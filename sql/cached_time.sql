@@ -1,6 +1,7 @@
 -- cached_time: exp and nbf hold at every answer from every cache level,
 -- whatever verdict was cached and however a refusal is lifted later.
--- Tokens expire 3 s after they are made (leeway 0); a refusal cached while
+-- Tokens expire 8 s after they are made (leeway 0; room for a run under
+-- valgrind before the checks that need them current); a refusal cached while
 -- the token was current is lifted after its exp, in every way there is:
 -- nicelogin_unrevoke_jti, nicelogin_unrevoke_sid, deleting a deactivation,
 -- nicelogin_purge_revocations.  The same session's next answer is expired,
@@ -17,14 +18,14 @@ DELETE FROM nicelogin_revocations;
 DELETE FROM nicelogin_deactivated_users;
 SET nicelogin.leeway = 0;
 
--- the tokens: each with its own jti, sid and user, exp 3 s away
-CREATE TABLE cached_time_tokens (name text PRIMARY KEY, sub uuid, token text);
+-- the tokens: each with its own jti, sid and user, exp 8 s away
+CREATE TABLE cached_time_tokens (name text PRIMARY KEY, sub uuid, exp bigint, token text);
 INSERT INTO cached_time_tokens
-SELECT name, sub::uuid, nicelogin_test.sign(jsonb_build_object(
+SELECT name, sub::uuid, extract(epoch FROM now())::bigint + 8, nicelogin_test.sign(jsonb_build_object(
            'sub', sub, 'company_id', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa',
            'jti', 'jti-' || name, 'sid', 'sid-' || name,
            'nbf', extract(epoch FROM now())::bigint - 10,
-           'exp', extract(epoch FROM now())::bigint + 3), k.jwk)
+           'exp', extract(epoch FROM now())::bigint + 8), k.jwk)
   FROM (VALUES ('by_jti', '21111111-1111-4111-8111-111111111111'),
                ('by_sid', '31111111-1111-4111-8111-111111111111'),
                ('by_user', '41111111-1111-4111-8111-111111111111'),
@@ -50,7 +51,7 @@ SELECT set_config('nicelogin.token', token, false) IS NOT NULL AS set FROM cache
 SELECT nicelogin_user_id() = sub AS valid_user FROM cached_time_tokens WHERE name = 'request_valid';
 
 -- past exp
-SELECT pg_sleep(4);
+SELECT pg_sleep_until(to_timestamp(max(exp)) + interval '1 s') FROM cached_time_tokens;
 SELECT nicelogin_user_id() AS expired_user, nicelogin_company_id() AS expired_company;
 SELECT set_config('nicelogin.token', token, false) IS NOT NULL AS set FROM cached_time_tokens WHERE name = 'request';
 SELECT nicelogin_user_id() AS still_refused;
