@@ -5,7 +5,7 @@
 # against a limit in CI.
 #   bash bench/run.sh            # 1M rows, 5 rounds
 #   BENCH_ROWS=200000 BENCH_ROUNDS=3 bash bench/run.sh
-#   bash bench/run.sh headers revocations   # only these (rls verify headers revocations shared bounded stats)
+#   bash bench/run.sh headers revocations   # only these (rls verify headers revocations shared bounded masking stats)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
 
@@ -52,6 +52,11 @@ if want bounded; then
 nl_heading "bounded work on hostile input"
 nl_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
 	python3 "$NL_REPO/bench/bounded.py"
+fi
+if want masking; then
+nl_heading "masking secrets in the API's error texts"
+nl_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
+	python3 "$NL_REPO/bench/masking.py"
 fi
 if want stats; then
 nl_heading "cost of counting for nicelogin_stats"

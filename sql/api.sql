@@ -343,9 +343,51 @@ SELECT nicelogin_change_password('alice@acme.example', E'Pa"ss\\wörd/😀', E'P
 \! python3 test/nicelogin_ctl.py mode echo_error raw
 SELECT nicelogin_reset_password('alice@acme.example', repeat(E'a"\\', 120),
        repeat('é', 150), repeat('t', 600));
--- a secret that straddles the clip (a long email first): masked, then clipped
-SELECT nicelogin_reset_password(repeat('e', 440) || '@acme.example', repeat(E'a"\\', 120),
+-- a secret that straddles the clip (a long email first, echoed with \u00fc
+-- for each ü, so that the current password starts near byte 490): masked,
+-- then clipped
+\! python3 test/nicelogin_ctl.py mode echo_error ascii
+SELECT nicelogin_reset_password(repeat('ü', 72) || '@acme.example', repeat(E'a"\\', 120),
        repeat('é', 150), repeat('t', 600));
+\! python3 test/nicelogin_ctl.py mode echo_error raw
+-- input longer than the API takes is refused (22001) before any request: an
+-- email over RFC 5321's 254 bytes, a password over 1024 bytes, a reset token
+-- over 4096 bytes (bytes, not characters: 'é' is two)
+TRUNCATE server_lines;
+\copy server_lines (line) FROM PROGRAM 'python3 test/nicelogin_ctl.py requests --b64'
+SELECT count(*) AS requests_before FROM server_lines \gset
+SELECT nicelogin_request_password_reset(repeat('e', 242) || '@acme.example');
+\echo :LAST_ERROR_SQLSTATE
+SELECT nicelogin_request_password_reset(repeat('e', 241) || '@acme.example' || repeat(' ', 10000000));
+SELECT nicelogin_change_password(repeat('e', 242) || '@acme.example', 'Correct-Horse-1', 'Good-Enough-123');
+SELECT nicelogin_change_password('alice@acme.example', repeat('p', 1025), 'Good-Enough-123');
+\echo :LAST_ERROR_SQLSTATE
+SELECT nicelogin_change_password('alice@acme.example', 'Correct-Horse-1', repeat('é', 513));
+SELECT nicelogin_change_password('alice@acme.example', 'Correct-Horse-1', repeat('x', 200000));
+SELECT nicelogin_reset_password('alice@acme.example', repeat('p', 1025), 'Good-Enough-123', 'tok');
+SELECT nicelogin_reset_password('alice@acme.example', 'Correct-Horse-1', repeat('é', 513), 'tok');
+SELECT nicelogin_reset_password('alice@acme.example', 'Correct-Horse-1', 'Good-Enough-123', repeat('t', 4097));
+\echo :LAST_ERROR_SQLSTATE
+SELECT nicelogin_reset_password(repeat('e', 242) || '@acme.example', 'a', 'b', 'c');
+TRUNCATE server_lines;
+\copy server_lines (line) FROM PROGRAM 'python3 test/nicelogin_ctl.py requests --b64'
+SELECT count(*) - :requests_before AS requests_sent FROM server_lines;
+-- at the limits: sent (and refused by the server, echoing them, masked)
+SELECT nicelogin_reset_password(repeat('e', 241) || '@acme.example', repeat('p', 1024),
+       repeat('é', 512), repeat('t', 4096));
+TRUNCATE server_lines;
+\copy server_lines (line) FROM PROGRAM 'python3 test/nicelogin_ctl.py requests --b64'
+SELECT count(*) - :requests_before AS requests_sent FROM server_lines;
+-- masking takes linear time, whatever the secrets' lengths: a 200,000-byte
+-- API secret (a superuser's SET) echoed back is masked at once, well within
+-- a statement_timeout that the old quadratic masking never let fire
+SELECT set_config('nicelogin.api_secret', repeat('s', 200000), false) IS NOT NULL AS long_secret;
+SET statement_timeout = '3s';
+SELECT clock_timestamp() AS t0 \gset
+SELECT nicelogin_deactivate('22222222-2222-4222-8222-222222222222');
+RESET statement_timeout;
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '3 s' AS prompt;
+RESET nicelogin.api_secret;
 \! python3 test/nicelogin_ctl.py mode normal
 -- nothing was recorded by the failed calls
 SELECT count(*) FROM nicelogin_deactivated_users;

@@ -222,3 +222,85 @@ SELECT nicelogin_check(repeat(' ', 1000) || 'Bearer ' || :'rs256' || repeat(' ',
 SELECT set_config('nicelogin.token', repeat(E'\t', 100000) || :'rs256', false) IS NOT NULL AS set;
 SELECT nicelogin_check(nicelogin_token()) AS setting, nicelogin_user_id() IS NULL AS no_user;
 RESET nicelogin.token;
+
+-- nicelogin_token() reads request.headers once per change of the setting:
+-- its answer follows every change, whatever its form (same length, SET
+-- LOCAL, set_config, RESET, the end of a transaction or savepoint, a change
+-- of nicelogin.token or of nicelogin.max_token_length)
+CREATE FUNCTION pg_temp.hdr(tok text, total int) RETURNS text LANGUAGE sql AS
+  $$SELECT json_build_object('authorization', 'Bearer ' || tok, 'cookie',
+           repeat('x', total - length(json_build_object('authorization', 'Bearer ' || tok, 'cookie', '')::text)))::text$$;
+SELECT overlay(:'rs256' placing CASE WHEN substr(:'rs256', 60, 1) = 'A' THEN 'B' ELSE 'A' END from 60) AS mutated \gset
+SELECT length(pg_temp.hdr(:'rs256', 70000)) = length(pg_temp.hdr(:'mutated', 70000)) AS same_length;
+SELECT set_config('request.headers', pg_temp.hdr(:'rs256', 70000), false) IS NOT NULL AS set;
+SELECT nicelogin_token() = :'rs256' AS alice, nicelogin_user_id() AS user_id;
+SELECT set_config('request.headers', pg_temp.hdr(:'mutated', 70000), false) IS NOT NULL AS set;
+SELECT nicelogin_token() = :'mutated' AS same_length_other_token, nicelogin_user_id() IS NULL AS no_user;
+SELECT set_config('request.headers', pg_temp.hdr(:'mutated', 70000), false) IS NOT NULL AS set_again;
+SELECT nicelogin_token() = :'mutated' AS same_value_again;
+BEGIN;
+SELECT set_config('request.headers', pg_temp.hdr(:'bob', 70000), true) IS NOT NULL AS set_local;
+SELECT nicelogin_token() = :'bob' AS bob, nicelogin_email() AS email;
+SAVEPOINT s;
+SET LOCAL request.headers = '{"authorization": "Bearer in-a-savepoint"}';
+SELECT nicelogin_token() AS in_savepoint;
+ROLLBACK TO SAVEPOINT s;
+SELECT nicelogin_token() = :'bob' AS bob_again;
+COMMIT;
+SELECT nicelogin_token() = :'mutated' AS after_commit;
+BEGIN;
+SET LOCAL request.headers = '{"authorization": "Bearer rolled-back"}';
+SELECT nicelogin_token() AS before_rollback;
+ROLLBACK;
+SELECT nicelogin_token() = :'mutated' AS after_rollback;
+SET nicelogin.token = 'from-the-setting';
+SELECT nicelogin_token() AS token_first;
+RESET nicelogin.token;
+SELECT nicelogin_token() = :'mutated' AS headers_again;
+-- one row after another in one statement
+SELECT n, set_config('request.headers', pg_temp.hdr(t, 2000), true) IS NOT NULL AS set,
+       nicelogin_token() = t AS follows
+  FROM (VALUES (1, :'rs256'), (2, :'mutated'), (3, :'bob'), (4, :'rs256')) AS v(n, t);
+RESET request.headers;
+SELECT nicelogin_token() IS NULL AS reset;
+RESET ROLE;
+-- nicelogin.max_token_length decides how long the headers may be
+SELECT set_config('request.headers', pg_temp.hdr(:'rs256', 70000), false) IS NOT NULL AS set;
+SET nicelogin.max_token_length = 1024;
+SELECT nicelogin_token() IS NULL AS too_long_now;
+RESET nicelogin.max_token_length;
+SELECT nicelogin_token() = :'rs256' AS fits_again;
+RESET request.headers;
+
+-- request.headers counts only when the session set it (SET, SET LOCAL,
+-- set_config()): a default given by ALTER DATABASE or ALTER ROLE ... SET
+-- gives no session an identity
+SELECT set_config('request.headers', pg_temp.hdr(:'rs256', 200), false) AS alice_headers \gset
+SELECT set_config('request.headers', pg_temp.hdr(:'bob', 200), false) AS bob_headers \gset
+RESET request.headers;
+ALTER DATABASE :"DBNAME" SET request.headers = :'alice_headers';
+\c
+SELECT current_setting('request.headers') = :'alice_headers' AS database_default,
+       nicelogin_token() IS NULL AS no_token, nicelogin_user_id() IS NULL AS no_user,
+       nicelogin_revoke_current_session() AS logout;
+-- the session's own SET counts; RESET goes back to the default: ignored
+SET request.headers = :'bob_headers';
+SELECT nicelogin_token() = :'bob' AS session_set, nicelogin_email() AS email;
+RESET request.headers;
+SELECT current_setting('request.headers') = :'alice_headers' AS default_again, nicelogin_token() IS NULL AS no_token;
+BEGIN;
+SET LOCAL request.headers = :'alice_headers';
+SELECT nicelogin_token() = :'rs256' AS set_local_same_value, nicelogin_email() AS email;
+COMMIT;
+SELECT nicelogin_token() IS NULL AS default_after_commit, nicelogin_company_id() IS NULL AS no_company;
+-- a role's setting in this database, likewise
+ALTER ROLE CURRENT_USER IN DATABASE :"DBNAME" SET request.headers = :'bob_headers';
+\c
+SELECT current_setting('request.headers') = :'bob_headers' AS role_default,
+       nicelogin_token() IS NULL AS no_token, nicelogin_email() IS NULL AS no_email;
+SELECT set_config('request.headers', :'bob_headers', false) IS NOT NULL AS set_by_session;
+SELECT nicelogin_token() = :'bob' AS counts_now;
+ALTER ROLE CURRENT_USER IN DATABASE :"DBNAME" RESET request.headers;
+ALTER DATABASE :"DBNAME" RESET request.headers;
+\c
+SELECT current_setting('request.headers', true) AS headers, nicelogin_token() IS NULL AS no_token;

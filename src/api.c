@@ -24,6 +24,7 @@
 
 #include <ctype.h>
 
+#include "access/detoast.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "executor/spi.h"
@@ -47,8 +48,23 @@
 /* Longest start of the API's error text that is looked at, in bytes. */
 #define NL_API_ERROR_SCAN_MAX	(16 * 1024)
 
-/* What replaces a secret that the API echoes in its error text. */
-
+/*
+ * Longest input the API functions take, in bytes, checked before any
+ * request (and before anything is copied): the API has no use for more,
+ * and every byte of a password is matched against the API's error text.
+ *
+ * NL_MAX_EMAIL_BYTES: RFC 5321 (section 4.5.3.1.3) limits a path to 256
+ * octets with its angle brackets, so an address has at most 254.
+ * NL_MAX_PASSWORD_BYTES: far beyond any password a person types or a
+ * manager generates (bcrypt reads 72 bytes; 1024 bytes is 256 characters
+ * of any script), and small enough to send and mask at no cost.
+ * NL_MAX_RESET_TOKEN_BYTES: a reset token is NiceLogin's (an opaque string
+ * or a signed token of a few hundred bytes); one from a client or from the
+ * API longer than this is refused.
+ */
+#define NL_MAX_EMAIL_BYTES			254
+#define NL_MAX_PASSWORD_BYTES		1024
+#define NL_MAX_RESET_TOKEN_BYTES	4096
 
 PG_FUNCTION_INFO_V1(nicelogin_request_password_reset);
 PG_FUNCTION_INFO_V1(nicelogin_reset_password);
@@ -83,12 +99,30 @@ static void nl_record_user_status(Oid fn_oid, pg_uuid_t *user_id, bool active);
 
 /* ---------- SQL entry points ---------- */
 
+/*
+ * Refuses argument argno of the call when it is longer than max bytes:
+ * measured without detoasting or copying it, before any request.
+ */
+static void
+nl_check_length(FunctionCallInfo fcinfo, int argno, const char *what, Size max)
+{
+	Size		len = toast_raw_datum_size(PG_GETARG_DATUM(argno)) - VARHDRSZ;
+
+	if (len > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("%s is too long", what),
+				 errdetail("It has %zu bytes; at most %zu are allowed.", len, max)));
+}
+
 /* nicelogin_request_password_reset(email text) returns text */
 Datum
 nicelogin_request_password_reset(PG_FUNCTION_ARGS)
 {
-	char	   *email = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *email;
 
+	nl_check_length(fcinfo, 0, "email address", NL_MAX_EMAIL_BYTES);
+	email = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	PG_RETURN_TEXT_P(cstring_to_text(nl_request_reset_token(email)));
 }
 
@@ -121,6 +155,10 @@ nl_reset_password_and_wipe(char *email, char *current_password,
 Datum
 nicelogin_reset_password(PG_FUNCTION_ARGS)
 {
+	nl_check_length(fcinfo, 0, "email address", NL_MAX_EMAIL_BYTES);
+	nl_check_length(fcinfo, 1, "current password", NL_MAX_PASSWORD_BYTES);
+	nl_check_length(fcinfo, 2, "new password", NL_MAX_PASSWORD_BYTES);
+	nl_check_length(fcinfo, 3, "reset token", NL_MAX_RESET_TOKEN_BYTES);
 	PG_RETURN_BOOL(nl_reset_password_and_wipe(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 											  text_to_cstring(PG_GETARG_TEXT_PP(1)),
 											  text_to_cstring(PG_GETARG_TEXT_PP(2)),
@@ -131,8 +169,12 @@ nicelogin_reset_password(PG_FUNCTION_ARGS)
 Datum
 nicelogin_change_password(PG_FUNCTION_ARGS)
 {
-	char	   *email = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *email;
 
+	nl_check_length(fcinfo, 0, "email address", NL_MAX_EMAIL_BYTES);
+	nl_check_length(fcinfo, 1, "current password", NL_MAX_PASSWORD_BYTES);
+	nl_check_length(fcinfo, 2, "new password", NL_MAX_PASSWORD_BYTES);
+	email = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	PG_RETURN_BOOL(nl_reset_password_and_wipe(email,
 											  text_to_cstring(PG_GETARG_TEXT_PP(1)),
 											  text_to_cstring(PG_GETARG_TEXT_PP(2)),
@@ -256,6 +298,16 @@ nl_request_reset_token(const char *email)
 	result = pnstrdup(token->val.string.val, token->val.string.len);
 	/* the parsed answer holds the token too */
 	explicit_bzero(answer, VARSIZE(answer));
+	/* it is sent back, and masked, as any reset token is */
+	if (strlen(result) > NL_MAX_RESET_TOKEN_BYTES)
+	{
+		explicit_bzero(result, strlen(result));
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not parse the answer of NiceLogin"),
+				 errdetail("The answer to POST /request_password_reset has a reset token of more than %d bytes.",
+						   NL_MAX_RESET_TOKEN_BYTES)));
+	}
 	return result;
 }
 

@@ -384,9 +384,25 @@ extern const NlVerified *nl_verify_token(const char *token, int len, Oid fn_oid)
 extern const NlVerified *nl_verify_signed_token(const char *token, int len, Oid fn_oid);
 extern bool nl_parse_uuid(const char *s, pg_uuid_t *out);
 
+/*
+ * The one "valid at now?" check of a remembered verdict: every answer that
+ * a cache gives (the per-backend and shared token caches, the request's
+ * remembered answer) passes through it, whatever the verdict and whatever
+ * path made or changed it (a refusal lifted when the lists changed, say).
+ * A genuine token past exp (with the leeway) is NL_EXPIRED, one before nbf
+ * (with the leeway) NL_NOT_YET_VALID, as nl_claims_check() decides; else
+ * NL_VALID.  exp_deadline saturates (nl_exp_deadline): nothing wraps.
+ */
+extern NlResult nl_time_check(bool has_exp, TimestampTz exp_deadline,
+							  bool has_nbf, TimestampTz nbf, TimestampTz now);
+
 /* ---------- request.c ---------- */
-/* The request's token (nicelogin.token, else request.headers' bearer), normalised, or NULL. */
-extern char *nl_request_token(void);
+/*
+ * The request's token (nicelogin.token, else the bearer of request.headers
+ * when the session set it), normalised, or NULL.  Remembered until either
+ * setting changes; the caller must not change or free it.
+ */
+extern const char *nl_request_token(void);
 /*
  * A client's token with surrounding whitespace and a "Bearer " prefix (any
  * case) removed: the start inside value, its length in *outlen; *bearer
@@ -396,7 +412,8 @@ extern const char *nl_token_normalize(const char *value, int len, int *outlen,
 									  bool *bearer);
 
 /* ---------- tokencache.c ---------- */
-extern NlVerified *nl_tokencache_lookup(const char *token, int len, TimestampTz now);
+/* The cached verdict, as it was made: the caller applies nl_time_check(). */
+extern NlVerified *nl_tokencache_lookup(const char *token, int len);
 extern const NlVerified *nl_tokencache_insert(const char *token, int len, const NlVerified *v);
 extern void nl_tokencache_reset(void);
 

@@ -10,7 +10,15 @@
  * path never looks at the header text, whatever its size), the keys (key
  * cache generation), the deactivated users and revocations (lists
  * generation), the verification settings (policy generation), or the clock
- * passing the token's exp.  The per-row path is a few comparisons.
+ * passing the token's exp or nbf (nl_time_check).  The token itself
+ * (nicelogin_token()) is kept the same way.  The per-row path is a few
+ * comparisons.
+ *
+ * request.headers counts only when its value comes from the session (SET,
+ * SET LOCAL, set_config(), as PostgREST sets it): a value from ALTER
+ * DATABASE / ALTER ROLE ... SET, the server configuration or the connection
+ * options is ignored (no token), so that nobody but the request gives a
+ * session an identity.
  */
 #include "nicelogin.h"
 
@@ -18,6 +26,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/guc_tables.h"
 #include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(nicelogin_token);
@@ -37,6 +46,8 @@ typedef struct RequestState
 	bool		valid;
 	bool		has_exp;
 	TimestampTz exp_deadline;
+	bool		has_nbf;
+	TimestampTz nbf;
 	bool		has_sub;
 	pg_uuid_t	sub;
 	bool		has_company;
@@ -148,8 +159,55 @@ bearer_token(const char *value)
 #define NL_MAX_OTHER_HEADERS_LEN (64 * 1024)
 
 /*
- * PostgREST's request.headers setting, or NULL when unset, empty or longer
- * than nicelogin.max_token_length plus NL_MAX_OTHER_HEADERS_LEN.
+ * The GUC record of request.headers, found once (nicelogin defines it in
+ * _PG_init, so the record stays where it is).  The one place that depends
+ * on the major: PostgreSQL 16 exports find_option(); 15 exports only the
+ * array of every setting (get_guc_variables(), GetNumConfigOptions()).
+ */
+static struct config_generic *
+headers_guc(void)
+{
+	static struct config_generic *rec = NULL;
+
+	if (rec == NULL)
+	{
+#if PG_VERSION_NUM >= 160000
+		rec = find_option("request.headers", false, true, ERROR);
+#else
+		struct config_generic **vars = get_guc_variables();
+		int			n = GetNumConfigOptions();
+
+		for (int i = 0; i < n; i++)
+		{
+			if (pg_strcasecmp(vars[i]->name, "request.headers") == 0)
+			{
+				rec = vars[i];
+				break;
+			}
+		}
+#endif
+		if (rec == NULL || rec->vartype != PGC_STRING)
+			elog(ERROR, "request.headers is not defined");
+	}
+	return rec;
+}
+
+/*
+ * Did the current value of request.headers come from the session (SET, SET
+ * LOCAL, set_config(), a function's SET clause)?  Not from ALTER DATABASE /
+ * ALTER ROLE ... SET, the server configuration or the connection's options:
+ * those would give every session that sets no header an identity.
+ */
+static inline bool
+headers_from_session(void)
+{
+	return headers_guc()->source == PGC_S_SESSION;
+}
+
+/*
+ * PostgREST's request.headers setting, or NULL when unset, empty, not set by
+ * the session, or longer than nicelogin.max_token_length plus
+ * NL_MAX_OTHER_HEADERS_LEN.
  */
 static const char *
 request_headers(void)
@@ -157,7 +215,7 @@ request_headers(void)
 	const char *h = nl_request_headers;
 	size_t		max_len = (size_t) nl_max_token_length + NL_MAX_OTHER_HEADERS_LEN;
 
-	if (h == NULL || h[0] == '\0')
+	if (h == NULL || h[0] == '\0' || !headers_from_session())
 		return NULL;
 	if (strnlen(h, max_len + 1) > max_len)
 		return NULL;
@@ -172,8 +230,9 @@ request_headers(void)
  * Never raises.
  */
 static char *
-current_token(const char *headers)
+current_token(void)
 {
+	const char *headers;
 	char	   *auth;
 
 	if (nl_token != NULL && nl_token[0] != '\0')
@@ -183,16 +242,59 @@ current_token(const char *headers)
 
 		return pnstrdup(token, len);
 	}
+	headers = request_headers();
 	if (headers == NULL)
 		return NULL;
 	auth = nl_json_find_string(headers, strlen(headers), "authorization");
 	return auth ? bearer_token(auth) : NULL;
 }
 
-char *
+/*
+ * The request's token, remembered until nicelogin.token or request.headers
+ * is assigned (their assign hooks bump the generations; the same text set
+ * again, or another text of the same length, counts as a change), a
+ * verification setting changes (nicelogin.max_token_length decides what is
+ * read), or the source of request.headers changes: a 70 kB header is
+ * parsed once, not at every call.
+ */
+static struct
+{
+	bool		known;
+	uint64		token_generation;
+	uint64		headers_generation;
+	uint64		policy_generation;
+	bool		from_session;
+	char	   *token;			/* in token_cxt; NULL: no token */
+}			token_memo;
+static MemoryContext token_cxt = NULL;
+
+const char *
 nl_request_token(void)
 {
-	return current_token(nl_token && nl_token[0] ? NULL : request_headers());
+	bool		from_session = headers_from_session();
+	MemoryContext oldcxt;
+
+	if (token_memo.known &&
+		token_memo.token_generation == nl_token_generation &&
+		token_memo.headers_generation == nl_headers_generation &&
+		token_memo.policy_generation == nl_policy_generation &&
+		token_memo.from_session == from_session)
+		return token_memo.token;
+
+	if (token_cxt == NULL)
+		token_cxt = AllocSetContextCreate(TopMemoryContext, "nicelogin request token",
+										  ALLOCSET_SMALL_SIZES);
+	token_memo.known = false;
+	MemoryContextReset(token_cxt);
+	oldcxt = MemoryContextSwitchTo(token_cxt);
+	token_memo.token = current_token();
+	MemoryContextSwitchTo(oldcxt);
+	token_memo.token_generation = nl_token_generation;
+	token_memo.headers_generation = nl_headers_generation;
+	token_memo.policy_generation = nl_policy_generation;
+	token_memo.from_session = from_session;
+	token_memo.known = true;
+	return token_memo.token;
 }
 
 /* Is the remembered answer still the answer? */
@@ -211,7 +313,7 @@ request_state_current(void)
 static const RequestState *
 current_request(FunctionCallInfo fcinfo)
 {
-	char	   *token;
+	const char *token;
 	MemoryContext oldcxt;
 
 	/* pending invalidations are resolved first (the generations may move) */
@@ -219,7 +321,10 @@ current_request(FunctionCallInfo fcinfo)
 	(void) nl_keycache_get(fcinfo->flinfo->fn_oid);
 	if (request_state_current())
 	{
-		if (req.valid && req.has_exp && GetCurrentStatementStartTimestamp() >= req.exp_deadline)
+		/* the one "valid at now?" check of every remembered verdict */
+		if (req.valid &&
+			nl_time_check(req.has_exp, req.exp_deadline, req.has_nbf, req.nbf,
+						  GetCurrentStatementStartTimestamp()) != NL_VALID)
 			req.valid = false;
 		return &req;
 	}
@@ -247,6 +352,8 @@ current_request(FunctionCallInfo fcinfo)
 			req.valid = true;
 			req.has_exp = v->has_exp;
 			req.exp_deadline = v->exp_deadline;
+			req.has_nbf = v->has_nbf;
+			req.nbf = v->nbf;
 			req.has_sub = v->has_sub_uuid;
 			req.sub = v->sub_uuid;
 			req.has_company = v->has_company_uuid;
@@ -272,7 +379,7 @@ current_request(FunctionCallInfo fcinfo)
 Datum
 nicelogin_token(PG_FUNCTION_ARGS)
 {
-	char	   *token = nl_request_token();
+	const char *token = nl_request_token();
 
 	if (token == NULL)
 		PG_RETURN_NULL();

@@ -344,7 +344,7 @@ nicelogin_revoke_token(PG_FUNCTION_ARGS)
 Datum
 nicelogin_revoke_current_session(PG_FUNCTION_ARGS)
 {
-	char	   *token = nl_request_token();
+	const char *token = nl_request_token();
 	const NlVerified *v;
 
 	if (token == NULL)

@@ -442,8 +442,8 @@ nl_api_secret_show_hook(void)
  * Masking secrets in the API's error text.
  *
  * A server that echoes what it was sent may return a secret in many forms.
- * At each position of the text we try to match every secret in each of
- * these forms, and replace the longest match by NL_MASK:
+ * At each position of the text we look for every secret in each of these
+ * forms, and replace the longest match by NL_MASK:
  *
  *	- JSON-escaped 0, 1 or 2 times (raw; the request body as sent, or as
  *	  re-escaped by an encoder; a body echoed inside a JSON string).  At each
@@ -455,27 +455,25 @@ nl_api_secret_show_hook(void)
  *	- percent-encoded (UTF-8 bytes as %XX in either case, "+" for a space,
  *	  unreserved characters as they are).
  *
- * Each set of alternatives is prefix-free, so a greedy match is exact and
- * the cost is linear in the text for each start position.  A match that
- * fails only because the text ends (a server that truncated its echo) after
- * NL_MASK_MIN_PREFIX characters of a secret masks the rest of the text too.
+ * A match is the whole secret, or any run of at least NL_MASK_MIN_FRAGMENT
+ * of its characters.  A match that fails only because the text ends (a
+ * server that truncated its echo) after NL_MASK_MIN_PREFIX characters of a
+ * secret masks the rest of the text too.
+ *
+ * In linear time.  In each form, the text read from a given position
+ * decodes to one sequence of characters (each form is prefix-free: a
+ * backslash, or a percent sign, always starts an escape), so the longest run
+ * of a secret's characters that starts there is the longest prefix of that
+ * sequence that is a substring of the secret.  A suffix automaton of each
+ * secret (built once per call, linear in the secret's length) gives it by
+ * walking the decoded characters once, with no loop over the secret's
+ * start positions.  A walk of NL_MASK_MIN_FRAGMENT characters or more is a
+ * match, and the scan resumes after the longest match, so each position
+ * costs a bounded amount of work (forms x secrets x the longest escape)
+ * plus walks that the mask then skips: in all, about the text's length x
+ * forms x secrets, whatever the secrets' lengths.  "+" and " " count as the
+ * same character in every form (a little more is masked, never less).
  */
-
-/* One character of a secret: its bytes in the server encoding, its code point. */
-typedef struct NlSecretChar
-{
-	const char *raw;			/* bytes in the server encoding */
-	int			rawlen;
-	unsigned char utf8[8];		/* bytes in UTF-8 */
-	int			u8len;
-	pg_wchar	cp;				/* code point, or the byte for invalid UTF-8 */
-} NlSecretChar;
-
-typedef struct NlSecret
-{
-	NlSecretChar *chars;
-	int			nchars;
-} NlSecret;
 
 /*
  * Fewest characters of a secret, in a row, that are masked wherever they
@@ -492,186 +490,505 @@ typedef struct NlSecret
 /* Deepest JSON escaping matched. */
 #define NL_MASK_MAX_LEVEL		2
 
-static int	nl_match_char(const char *t, int len, int pos, pg_wchar cp,
-						  const char *raw, int rawlen, int level);
+/* The forms: JSON-escaped 0 .. NL_MASK_MAX_LEVEL times, then percent-encoded. */
+#define NL_MASK_URL_FORM		(NL_MASK_MAX_LEVEL + 1)
 
-/* Splits a secret into characters, in both encodings. */
+/*
+ * A character as the matcher compares them: its Unicode code point, with
+ * "+" read as " "; a character of the server encoding that has no UTF-8
+ * form (it could not be sent to the API, whose bodies are UTF-8) is
+ * NL_KEY_NO_UTF8 plus its first byte, matched in the raw form only; a
+ * character of the text that is in no secret is NL_KEY_OTHER.
+ */
+#define NL_KEY_NO_UTF8			0x110000
+#define NL_KEY_OTHER			(-2)
+
+static inline int32
+nl_key_canon(int32 k)
+{
+	return k == '+' ? ' ' : k;
+}
+
+/* A secret: its characters and their suffix automaton. */
+typedef struct NlSecret
+{
+	int			nchars;
+	int32	   *keys;			/* nl_key_canon()'d, nchars of them */
+	/* states (at most 2 * nchars), 0 being the initial one */
+	int			nstates;
+	int		   *len;			/* longest substring that ends in the state */
+	int		   *link;			/* suffix link, -1 for the initial state */
+	int		   *first_edge;		/* list of the state's transitions, -1: none */
+	/* transitions (at most 3 * nchars), found by a hash of (state, key) */
+	int			nedges;
+	int		   *edge_from;
+	int32	   *edge_key;
+	int		   *edge_to;
+	int		   *edge_next;		/* next transition of the same state */
+	int		   *slots;			/* open addressing: an edge index, -1: empty */
+	uint32		mask;
+} NlSecret;
+
+/*
+ * The secrets' characters that are not ASCII, by their bytes in the server
+ * encoding: how the raw form of the text is read (no conversion per
+ * character of the text).
+ */
+typedef struct NlRawChars
+{
+	uint32		mask;			/* size - 1, the size a power of 2 */
+	uint64	   *bytes;			/* the bytes and their count packed; 0: empty */
+	int32	   *key;
+} NlRawChars;
+
+static inline uint32
+nl_mix64(uint64 v)
+{
+	v ^= v >> 33;
+	v *= UINT64CONST(0xff51afd7ed558ccd);
+	v ^= v >> 33;
+	return (uint32) v;
+}
+
+/* A character's bytes (at most 7) and their count in one number, never 0. */
+static inline uint64
+nl_pack_raw(const char *p, int l)
+{
+	uint64		v = (uint64) l;
+
+	for (int i = 0; i < l; i++)
+		v = (v << 8) | (unsigned char) p[i];
+	return v;
+}
+
 static void
-nl_secret_split(const char *secret, NlSecret *out)
+nl_raw_add(NlRawChars *r, const char *p, int l, int32 key)
+{
+	uint64		v;
+	uint32		i;
+
+	if (l > 7)
+		return;
+	v = nl_pack_raw(p, l);
+	i = nl_mix64(v) & r->mask;
+	while (r->bytes[i] != 0 && r->bytes[i] != v)
+		i = (i + 1) & r->mask;
+	r->bytes[i] = v;
+	r->key[i] = key;
+}
+
+static int32
+nl_raw_find(const NlRawChars *r, const char *p, int l)
+{
+	uint64		v;
+	uint32		i;
+
+	if (l > 7)
+		return NL_KEY_OTHER;
+	v = nl_pack_raw(p, l);
+	i = nl_mix64(v) & r->mask;
+	while (r->bytes[i] != 0)
+	{
+		if (r->bytes[i] == v)
+			return r->key[i];
+		i = (i + 1) & r->mask;
+	}
+	return NL_KEY_OTHER;
+}
+
+/* The length of the server-encoding character at p, within the len bytes left. */
+static inline int
+nl_char_len(const char *p, int len)
+{
+	int			l = pg_mblen(p);
+
+	return (l < 1 || l > len) ? 1 : l;
+}
+
+static inline uint32
+nl_edge_hash(int state, int32 key)
+{
+	return nl_mix64(((uint64) (uint32) state << 32) | (uint32) key);
+}
+
+/* The transition of state on key (an edge index), or -1. */
+static inline int
+nl_sa_find(const NlSecret *s, int state, int32 key)
+{
+	uint32		i = nl_edge_hash(state, key) & s->mask;
+	int			e;
+
+	while ((e = s->slots[i]) >= 0)
+	{
+		if (s->edge_from[e] == state && s->edge_key[e] == key)
+			return e;
+		i = (i + 1) & s->mask;
+	}
+	return -1;
+}
+
+static void
+nl_sa_add_edge(NlSecret *s, int from, int32 key, int to)
+{
+	int			e = s->nedges++;
+	uint32		i = nl_edge_hash(from, key) & s->mask;
+
+	s->edge_from[e] = from;
+	s->edge_key[e] = key;
+	s->edge_to[e] = to;
+	s->edge_next[e] = s->first_edge[from];
+	s->first_edge[from] = e;
+	while (s->slots[i] >= 0)
+		i = (i + 1) & s->mask;
+	s->slots[i] = e;
+}
+
+static int
+nl_sa_new_state(NlSecret *s, int len)
+{
+	int			st = s->nstates++;
+
+	s->len[st] = len;
+	s->link[st] = -1;
+	s->first_edge[st] = -1;
+	return st;
+}
+
+/* Builds the suffix automaton of s->keys (the textbook online construction). */
+static void
+nl_sa_build(NlSecret *s)
+{
+	int			n = s->nchars;
+	int			maxstates = 2 * n + 1;
+	int			maxedges = 3 * n + 1;
+	uint32		nslots = 4;
+	int			last;
+
+	while (nslots < (uint32) maxedges * 2)
+		nslots <<= 1;
+	s->len = palloc(sizeof(int) * maxstates);
+	s->link = palloc(sizeof(int) * maxstates);
+	s->first_edge = palloc(sizeof(int) * maxstates);
+	s->edge_from = palloc(sizeof(int) * maxedges);
+	s->edge_key = palloc(sizeof(int32) * maxedges);
+	s->edge_to = palloc(sizeof(int) * maxedges);
+	s->edge_next = palloc(sizeof(int) * maxedges);
+	s->slots = palloc(sizeof(int) * nslots);
+	memset(s->slots, -1, sizeof(int) * nslots);
+	s->mask = nslots - 1;
+	s->nstates = 0;
+	s->nedges = 0;
+	last = nl_sa_new_state(s, 0);
+
+	for (int i = 0; i < n; i++)
+	{
+		int32		c = s->keys[i];
+		int			cur = nl_sa_new_state(s, s->len[last] + 1);
+		int			p = last;
+
+		CHECK_FOR_INTERRUPTS();
+		while (p >= 0 && nl_sa_find(s, p, c) < 0)
+		{
+			nl_sa_add_edge(s, p, c, cur);
+			p = s->link[p];
+		}
+		if (p < 0)
+			s->link[cur] = 0;
+		else
+		{
+			int			q = s->edge_to[nl_sa_find(s, p, c)];
+
+			if (s->len[p] + 1 == s->len[q])
+				s->link[cur] = q;
+			else
+			{
+				int			clone = nl_sa_new_state(s, s->len[p] + 1);
+				int			e;
+
+				for (e = s->first_edge[q]; e >= 0; e = s->edge_next[e])
+					nl_sa_add_edge(s, clone, s->edge_key[e], s->edge_to[e]);
+				s->link[clone] = s->link[q];
+				while (p >= 0 && (e = nl_sa_find(s, p, c)) >= 0 && s->edge_to[e] == q)
+				{
+					s->edge_to[e] = clone;
+					p = s->link[p];
+				}
+				s->link[q] = clone;
+				s->link[cur] = clone;
+			}
+		}
+		last = cur;
+	}
+}
+
+/*
+ * Splits a secret into characters (keys), records its non-ASCII characters
+ * in raw, and builds its automaton.
+ */
+static void
+nl_secret_prepare(const char *secret, NlSecret *out, NlRawChars *raw)
 {
 	int			slen = strlen(secret);
 	int			n = 0;
 	const char *p = secret;
 
-	out->chars = palloc0(sizeof(NlSecretChar) * (slen + 1));
+	out->keys = palloc(sizeof(int32) * (slen + 1));
 	while (*p)
 	{
-		NlSecretChar *c = &out->chars[n++];
-		int			l = pg_mblen(p);
-		char	   *u;
-		int			ulen;
+		int			l = nl_char_len(p, slen - (p - secret));
+		int32		key;
 
-		if (l < 1 || l > slen - (p - secret))
-			l = 1;
-		c->raw = p;
-		c->rawlen = l;
-		u = pg_server_to_any(p, l, PG_UTF8);
-		/* the same pointer (not terminated) when no conversion is needed */
-		ulen = (u == p) ? l : (int) strlen(u);
-		if (ulen < (int) sizeof(c->utf8) &&
-			pg_utf_mblen((const unsigned char *) u) == ulen &&
-			pg_utf8_islegal((const unsigned char *) u, ulen))
-		{
-			c->u8len = ulen;
-			memcpy(c->utf8, u, ulen);
-			c->cp = utf8_to_unicode((const unsigned char *) u);
-		}
+		if ((unsigned char) *p < 0x80)
+			key = (unsigned char) *p;
 		else
 		{
-			/* not representable: match the raw bytes only */
-			c->u8len = 1;
-			c->utf8[0] = (unsigned char) *p;
-			c->cp = (unsigned char) *p;
+			char	   *u = pg_server_to_any(p, l, PG_UTF8);
+			/* the same pointer (not terminated) when no conversion is needed */
+			int			ulen = (u == p) ? l : (int) strlen(u);
+
+			if (ulen <= 4 && pg_utf_mblen((const unsigned char *) u) == ulen &&
+				pg_utf8_islegal((const unsigned char *) u, ulen))
+				key = (int32) utf8_to_unicode((const unsigned char *) u);
+			else
+				key = NL_KEY_NO_UTF8 + (unsigned char) *p;
+			if (u != p)
+			{
+				explicit_bzero(u, ulen);
+				pfree(u);
+			}
+			nl_raw_add(raw, p, l, key);
 		}
-		if (u != p)
-		{
-			explicit_bzero(u, ulen);
-			pfree(u);
-		}
+		out->keys[n++] = nl_key_canon(key);
 		p += l;
 	}
 	out->nchars = n;
+	nl_sa_build(out);
 }
 
-/* Matches one ASCII character escaped `level` times. */
-static int
-nl_match_ascii(const char *t, int len, int pos, char ch, int level)
+static void
+nl_secret_free(NlSecret *s)
 {
-	return nl_match_char(t, len, pos, (unsigned char) ch, &ch, 1, level);
-}
-
-/* Matches one hex digit of value v (either case) escaped `level` times. */
-static int
-nl_match_hexdigit(const char *t, int len, int pos, int v, int level)
-{
-	int			r;
-
-	r = nl_match_ascii(t, len, pos, "0123456789abcdef"[v], level);
-	if (r < 0 && v >= 10)
-		r = nl_match_ascii(t, len, pos, "0123456789ABCDEF"[v], level);
-	return r;
-}
-
-/* Matches \uXXXX for a 16-bit unit u, escaped `level` more times. */
-static int
-nl_match_uescape(const char *t, int len, int pos, unsigned int u, int level)
-{
-	pos = nl_match_ascii(t, len, pos, '\\', level);
-	if (pos >= 0)
-		pos = nl_match_ascii(t, len, pos, 'u', level);
-	for (int shift = 12; shift >= 0 && pos >= 0; shift -= 4)
-		pos = nl_match_hexdigit(t, len, pos, (u >> shift) & 0xF, level);
-	return pos;
+	explicit_bzero(s->keys, sizeof(int32) * s->nchars);
+	explicit_bzero(s->edge_key, sizeof(int32) * s->nedges);
+	pfree(s->keys);
+	pfree(s->len);
+	pfree(s->link);
+	pfree(s->first_edge);
+	pfree(s->edge_from);
+	pfree(s->edge_key);
+	pfree(s->edge_to);
+	pfree(s->edge_next);
+	pfree(s->slots);
 }
 
 /*
- * Matches one character JSON-escaped `level` times at t[pos]; returns the
- * position after it, or -1.
+ * Decoders: read one character at t[pos] in a form; return the position
+ * after it and set *key, or return -1 (no character of that form here).
  */
+
+/* The raw form: the server encoding's bytes. */
 static int
-nl_match_char(const char *t, int len, int pos, pg_wchar cp, const char *raw,
-			  int rawlen, int level)
+nl_read_raw(const NlRawChars *raw, const char *t, int len, int pos, int32 *key)
 {
-	char		shortesc = 0;
-	int			r;
-
-	if (pos < 0 || pos >= len)
-		return -1;
-	if (level == 0)
-		return (len - pos >= rawlen && memcmp(t + pos, raw, rawlen) == 0) ?
-			pos + rawlen : -1;
-
-	/* unescaped, where JSON allows it */
-	if (cp >= 0x20 && cp != '"' && cp != '\\')
-	{
-		r = nl_match_char(t, len, pos, cp, raw, rawlen, level - 1);
-		if (r >= 0)
-			return r;
-	}
-
-	switch (cp)
-	{
-		case '"':
-			shortesc = '"';
-			break;
-		case '\\':
-			shortesc = '\\';
-			break;
-		case '/':
-			shortesc = '/';
-			break;
-		case '\b':
-			shortesc = 'b';
-			break;
-		case '\f':
-			shortesc = 'f';
-			break;
-		case '\n':
-			shortesc = 'n';
-			break;
-		case '\r':
-			shortesc = 'r';
-			break;
-		case '\t':
-			shortesc = 't';
-			break;
-	}
-	if (shortesc)
-	{
-		r = nl_match_ascii(t, len, pos, '\\', level - 1);
-		if (r >= 0)
-			r = nl_match_ascii(t, len, r, shortesc, level - 1);
-		if (r >= 0)
-			return r;
-	}
-
-	if (cp < 0x10000)
-		return nl_match_uescape(t, len, pos, cp, level - 1);
-	if (cp <= 0x10FFFF)
-	{
-		unsigned int v = cp - 0x10000;
-
-		r = nl_match_uescape(t, len, pos, 0xD800 + (v >> 10), level - 1);
-		return nl_match_uescape(t, len, r, 0xDC00 + (v & 0x3FF), level - 1);
-	}
-	return -1;
-}
-
-/* Matches one character percent-encoded (or as it is, where URLs allow it). */
-static int
-nl_match_url_char(const char *t, int len, int pos, const NlSecretChar *c)
-{
-	int			r;
+	int			l;
 
 	if (pos >= len)
 		return -1;
-	if (c->cp == ' ' && t[pos] == '+')
+	if ((unsigned char) t[pos] < 0x80)
+	{
+		*key = (unsigned char) t[pos];
 		return pos + 1;
-	if (c->cp != '%')
-	{
-		r = nl_match_char(t, len, pos, c->cp, c->raw, c->rawlen, 0);
-		if (r >= 0)
-			return r;
 	}
-	r = pos;
-	for (int i = 0; i < c->u8len && r >= 0; i++)
+	l = nl_char_len(t + pos, len - pos);
+	*key = nl_raw_find(raw, t + pos, l);
+	return pos + l;
+}
+
+static int	nl_read_json(const NlRawChars *raw, const char *t, int len, int pos,
+						 int level, int32 *key);
+
+/* Four hex digits (either case), each JSON-escaped `level` times: a 16-bit unit. */
+static int
+nl_read_hex4(const NlRawChars *raw, const char *t, int len, int pos, int level,
+			 uint32 *unit)
+{
+	*unit = 0;
+	for (int i = 0; i < 4; i++)
 	{
-		r = nl_match_ascii(t, len, r, '%', 0);
-		if (r >= 0)
-			r = nl_match_hexdigit(t, len, r, c->utf8[i] >> 4, 0);
-		if (r >= 0)
-			r = nl_match_hexdigit(t, len, r, c->utf8[i] & 0xF, 0);
+		int32		k;
+
+		pos = nl_read_json(raw, t, len, pos, level, &k);
+		if (pos < 0)
+			return -1;
+		if (k >= '0' && k <= '9')
+			*unit = (*unit << 4) | (k - '0');
+		else if (k >= 'a' && k <= 'f')
+			*unit = (*unit << 4) | (k - 'a' + 10);
+		else if (k >= 'A' && k <= 'F')
+			*unit = (*unit << 4) | (k - 'A' + 10);
+		else
+			return -1;
 	}
+	return pos;
+}
+
+/* \uXXXX, its characters JSON-escaped `level` times; the backslash is read. */
+static int
+nl_read_uescape_rest(const NlRawChars *raw, const char *t, int len, int pos,
+					 int level, uint32 *unit)
+{
+	int32		k;
+
+	pos = nl_read_json(raw, t, len, pos, level, &k);
+	if (pos < 0 || k != 'u')
+		return -1;
+	return nl_read_hex4(raw, t, len, pos, level, unit);
+}
+
+/* One character JSON-escaped `level` times. */
+static int
+nl_read_json(const NlRawChars *raw, const char *t, int len, int pos, int level,
+			 int32 *key)
+{
+	int32		k;
+	uint32		unit;
+
+	if (level == 0)
+		return nl_read_raw(raw, t, len, pos, key);
+
+	pos = nl_read_json(raw, t, len, pos, level - 1, &k);
+	if (pos < 0)
+		return -1;
+	if (k != '\\')
+	{
+		/* unescaped, where JSON allows it */
+		if (k == '"' || (k >= 0 && k < 0x20))
+			return -1;
+		*key = k;
+		return pos;
+	}
+
+	/* an escape */
+	{
+		int			after = nl_read_json(raw, t, len, pos, level - 1, &k);
+
+		if (after < 0)
+			return -1;
+		switch (k)
+		{
+			case '"':
+			case '\\':
+			case '/':
+				*key = k;
+				return after;
+			case 'b':
+				*key = '\b';
+				return after;
+			case 'f':
+				*key = '\f';
+				return after;
+			case 'n':
+				*key = '\n';
+				return after;
+			case 'r':
+				*key = '\r';
+				return after;
+			case 't':
+				*key = '\t';
+				return after;
+			default:
+				break;
+		}
+	}
+	pos = nl_read_uescape_rest(raw, t, len, pos, level - 1, &unit);
+	if (pos < 0 || (unit >= 0xDC00 && unit <= 0xDFFF))
+		return -1;
+	if (unit >= 0xD800 && unit <= 0xDBFF)
+	{
+		uint32		low;
+
+		/* a surrogate pair */
+		pos = nl_read_json(raw, t, len, pos, level - 1, &k);
+		if (pos < 0 || k != '\\')
+			return -1;
+		pos = nl_read_uescape_rest(raw, t, len, pos, level - 1, &low);
+		if (pos < 0 || low < 0xDC00 || low > 0xDFFF)
+			return -1;
+		*key = (int32) (0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00));
+		return pos;
+	}
+	*key = (int32) unit;
+	return pos;
+}
+
+/* Two hex digits at t[pos] (either case); -1 when not. */
+static inline int
+nl_hex2(const char *t, int len, int pos)
+{
+	int			v = 0;
+
+	if (len - pos < 2)
+		return -1;
+	for (int i = 0; i < 2; i++)
+	{
+		char		c = t[pos + i];
+
+		if (c >= '0' && c <= '9')
+			v = (v << 4) | (c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = (v << 4) | (c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v = (v << 4) | (c - 'A' + 10);
+		else
+			return -1;
+	}
+	return v;
+}
+
+/* One character percent-encoded, or as it is (where URLs allow it). */
+static int
+nl_read_url(const NlRawChars *raw, const char *t, int len, int pos, int32 *key)
+{
+	unsigned char u[4];
+	int			n;
+
+	if (pos >= len)
+		return -1;
+	if (t[pos] != '%')
+		return nl_read_raw(raw, t, len, pos, key);
+	for (n = 0; n < 4; n++)
+	{
+		int			b;
+
+		if (pos >= len || t[pos] != '%' || (b = nl_hex2(t, len, pos + 1)) < 0)
+			break;
+		u[n] = (unsigned char) b;
+		pos += 3;
+		if (pg_utf_mblen(u) == n + 1)
+		{
+			n++;
+			break;
+		}
+	}
+	if (n == 0 || pg_utf_mblen(u) != n || !pg_utf8_islegal(u, n))
+		return -1;
+	*key = (int32) utf8_to_unicode(u);
+	return pos;
+}
+
+/* One character of the text in form `form`. */
+static inline int
+nl_read_form(const NlRawChars *raw, const char *t, int len, int pos, int form,
+			 int32 *key)
+{
+	int			r;
+
+	if (form == NL_MASK_URL_FORM)
+		r = nl_read_url(raw, t, len, pos, key);
+	else
+		r = nl_read_json(raw, t, len, pos, form, key);
+	if (r >= 0)
+		*key = nl_key_canon(*key);
 	return r;
 }
 
@@ -709,48 +1026,53 @@ nl_tail_is_truncation(const char *t, int len)
 }
 
 /*
- * Length of the longest form of secret s at t[pos], or 0.  A truncated echo
- * counts as a match to the end of the text.
+ * Length in bytes of the longest form of secret s at t[pos], or 0.  A
+ * truncated echo counts as a match to the end of the text.
  */
 static int
-nl_match_secret(const char *t, int len, int pos, const NlSecret *s)
+nl_match_secret(const NlRawChars *raw, const char *t, int len, int pos,
+				const NlSecret *s)
 {
 	int			best = 0;
 	int			min_fragment = Min(NL_MASK_MIN_FRAGMENT, s->nchars);
+	int			min_prefix = Min(NL_MASK_MIN_PREFIX, s->nchars);
 
-	for (int mode = 0; mode <= NL_MASK_MAX_LEVEL + 1; mode++)
+	for (int form = 0; form <= NL_MASK_URL_FORM; form++)
 	{
-		/*
-		 * The whole secret, or any run of at least NL_MASK_MIN_FRAGMENT of
-		 * its characters (from any position: servers that shorten a long
-		 * value to its start and end, "sk_live_4f9a...b9c8d7e", echo two).
-		 */
-		for (int first = 0; first < s->nchars; first++)
+		int			state = 0;
+		int			walked = 0;
+		int			p = pos;
+		int			prefix = 0;		/* characters of the secret's start matched */
+		int			prefix_end = pos;
+		bool		prefix_alive = true;
+
+		for (;;)
 		{
-			int			p = pos;
-			int			k;
+			int32		k;
+			int			r = nl_read_form(raw, t, len, p, form, &k);
+			int			e;
 
-			for (k = first; k < s->nchars; k++)
+			if (r < 0 || (e = nl_sa_find(s, state, k)) < 0)
+				break;
+			if (prefix_alive && prefix < s->nchars && s->keys[prefix] == k)
 			{
-				const NlSecretChar *c = &s->chars[k];
-				int			r;
-
-				if (mode <= NL_MASK_MAX_LEVEL)
-					r = nl_match_char(t, len, p, c->cp, c->raw, c->rawlen, mode);
-				else
-					r = nl_match_url_char(t, len, p, c);
-				if (r < 0)
-					break;
-				p = r;
+				prefix++;
+				prefix_end = r;
 			}
-			if (first == 0 && k < s->nchars &&
-				k >= Min(NL_MASK_MIN_PREFIX, s->nchars) &&
-				nl_tail_is_truncation(t + p, len - p))
-				p = len;
-			else if (k - first < min_fragment)
-				continue;
-			best = Max(best, p - pos);
+			else
+				prefix_alive = false;
+			state = s->edge_to[e];
+			walked++;
+			p = r;
+			/* a walk is at most as long as the text: stay cancellable */
+			if ((walked & 255) == 0)
+				CHECK_FOR_INTERRUPTS();
 		}
+		if (prefix < s->nchars && prefix >= min_prefix &&
+			nl_tail_is_truncation(t + prefix_end, len - prefix_end))
+			return len - pos;
+		if (walked >= min_fragment)
+			best = Max(best, p - pos);
 	}
 	return best;
 }
@@ -760,21 +1082,35 @@ char *
 nl_mask_secrets(char *text, const char *const *secrets, int nsecrets)
 {
 	NlSecret   *split = palloc0(sizeof(NlSecret) * Max(nsecrets, 1));
+	NlRawChars	raw;
 	int			len = strlen(text);
 	StringInfoData out;
 	int			pos = 0;
+	int			total = 0;
 	bool		any = false;
 
 	for (int i = 0; i < nsecrets; i++)
 	{
 		if (secrets[i] != NULL && secrets[i][0] != '\0')
 		{
-			nl_secret_split(secrets[i], &split[i]);
+			total += strlen(secrets[i]);
 			any = true;
 		}
 	}
 	if (!any)
 		return text;
+
+	/* every non-ASCII character of every secret, at most half full */
+	raw.mask = 3;
+	while (raw.mask + 1 < (uint32) total * 2)
+		raw.mask = (raw.mask << 1) | 1;
+	raw.bytes = palloc0(sizeof(uint64) * (raw.mask + 1));
+	raw.key = palloc0(sizeof(int32) * (raw.mask + 1));
+	for (int i = 0; i < nsecrets; i++)
+	{
+		if (secrets[i] != NULL && secrets[i][0] != '\0')
+			nl_secret_prepare(secrets[i], &split[i], &raw);
+	}
 
 	initStringInfo(&out);
 	enlargeStringInfo(&out, len + 1);
@@ -782,14 +1118,12 @@ nl_mask_secrets(char *text, const char *const *secrets, int nsecrets)
 	{
 		int			best = 0;
 
-		/* the text is the API's (at most the HTTP size cap): stay cancellable */
-		if ((pos & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
-
+		/* bounded work per position, see above; the cancel check is cheap */
+		CHECK_FOR_INTERRUPTS();
 		for (int i = 0; i < nsecrets; i++)
 		{
 			if (split[i].nchars > 0)
-				best = Max(best, nl_match_secret(text, len, pos, &split[i]));
+				best = Max(best, nl_match_secret(&raw, text, len, pos, &split[i]));
 		}
 		if (best > 0)
 		{
@@ -801,10 +1135,13 @@ nl_mask_secrets(char *text, const char *const *secrets, int nsecrets)
 	}
 	for (int i = 0; i < nsecrets; i++)
 	{
-		if (split[i].chars != NULL)
-			pfree(split[i].chars);
+		if (split[i].nchars > 0)
+			nl_secret_free(&split[i]);
 	}
 	pfree(split);
+	explicit_bzero(raw.bytes, sizeof(uint64) * (raw.mask + 1));
+	pfree(raw.bytes);
+	pfree(raw.key);
 	explicit_bzero(text, len);
 	pfree(text);
 	return out.data;

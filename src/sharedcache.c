@@ -489,15 +489,11 @@ entry_matches(const SharedEntry *e, const NlSharedKey *key)
 		memcmp(e->context, context_digest, NL_SHA256_LEN) == 0;
 }
 
-/* Is the entry's token within its time at now (as nl_claims_check decides)? */
+/* Is the entry's token within its time at now (the one check, nl_time_check)? */
 static inline bool
 entry_in_time(const SharedEntry *e, TimestampTz now)
 {
-	if (e->has_exp && now >= e->exp_deadline)
-		return false;
-	if (e->has_nbf && nl_nbf_pending(e->nbf, now))
-		return false;
-	return true;
+	return nl_time_check(e->has_exp, e->exp_deadline, e->has_nbf, e->nbf, now) == NL_VALID;
 }
 
 /*

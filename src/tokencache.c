@@ -5,10 +5,11 @@
  *
  * A signature check costs tens of microseconds; an RLS policy asks for the
  * same token's claims on every row.  So each backend keeps up to
- * nicelogin.token_cache_size results (LRU).  A hit re-checks exp against the
- * clock and nothing else, so only results that cannot change with time are
- * kept (valid ones, whose expiry is re-checked, and refusals that are not
- * about time).  The whole cache is dropped when the keys change (key cache
+ * nicelogin.token_cache_size results (LRU).  Results about time (expired,
+ * not_yet_valid) are not kept; every other verdict of a genuine token
+ * (valid, revoked, user_deactivated) keeps its exp and nbf, and verify.c
+ * passes every hit through nl_time_check(), so no verdict outlives its
+ * token, whatever it was or becomes when the lists are looked up again.  The whole cache is dropped when the keys change (key cache
  * generation) or a verification setting changes (policy generation).  A
  * change to the deactivated users or revocations drops nothing: an entry
  * keeps the lists generation its answer was made under, and verify.c looks
@@ -41,8 +42,6 @@ static TokenEntry *last_hit = NULL;
 static uint64 tc_key_generation = 0;
 static uint64 tc_policy_generation = 0;
 
-static NlVerified expired_result = {.result = NL_EXPIRED};
-
 void
 nl_tokencache_reset(void)
 {
@@ -73,18 +72,15 @@ check_generations(void)
 }
 
 static inline NlVerified *
-hit(TokenEntry *e, TimestampTz now)
+hit(TokenEntry *e)
 {
 	last_hit = e;
 	dlist_move_head(&lru, &e->lru);
-	/* a comparison only: exp_deadline saturates (nl_exp_deadline), nothing to wrap */
-	if (e->v.result == NL_VALID && e->v.has_exp && now >= e->v.exp_deadline)
-		return &expired_result;
 	return &e->v;
 }
 
 NlVerified *
-nl_tokencache_lookup(const char *token, int len, TimestampTz now)
+nl_tokencache_lookup(const char *token, int len)
 {
 	uint32		h;
 
@@ -94,13 +90,13 @@ nl_tokencache_lookup(const char *token, int len, TimestampTz now)
 
 	/* the same token as last time: no hashing */
 	if (last_hit && last_hit->len == len && memcmp(last_hit->token, token, len) == 0)
-		return hit(last_hit, now);
+		return hit(last_hit);
 
 	h = hash_bytes((const unsigned char *) token, len);
 	for (TokenEntry *e = buckets[h & (nbuckets - 1)]; e != NULL; e = e->next)
 	{
 		if (e->hash == h && e->len == len && memcmp(e->token, token, len) == 0)
-			return hit(e, now);
+			return hit(e);
 	}
 	return NULL;
 }

@@ -180,6 +180,42 @@ recheck_lists(NlVerified *v, Oid fn_oid)
 	v->lists_generation = generation;
 }
 
+NlResult
+nl_time_check(bool has_exp, TimestampTz exp_deadline, bool has_nbf,
+			  TimestampTz nbf, TimestampTz now)
+{
+	if (has_exp && now >= exp_deadline)
+		return NL_EXPIRED;
+	if (has_nbf && nl_nbf_pending(nbf, now))
+		return NL_NOT_YET_VALID;
+	return NL_VALID;
+}
+
+/*
+ * A remembered verdict as it stands at now: a genuine token's verdict
+ * (valid, revoked or user_deactivated, as made or as looked up again) gives
+ * way to expired or not_yet_valid when the clock says so.  Every answer of
+ * nl_verify_token() comes through here.
+ */
+static const NlVerified *
+answer_at(const NlVerified *v, TimestampTz now)
+{
+	static NlVerified expired_result = {.result = NL_EXPIRED};
+	static NlVerified not_yet_valid_result = {.result = NL_NOT_YET_VALID};
+
+	if (!v->genuine)
+		return v;
+	switch (nl_time_check(v->has_exp, v->exp_deadline, v->has_nbf, v->nbf, now))
+	{
+		case NL_EXPIRED:
+			return &expired_result;
+		case NL_NOT_YET_VALID:
+			return &not_yet_valid_result;
+		default:
+			return v;
+	}
+}
+
 /* A full verification's answer, counted, and logged when it is a refusal. */
 static const NlVerified *
 counted_verification(const NlVerified *v, const char *token, int len)
@@ -193,7 +229,9 @@ counted_verification(const NlVerified *v, const char *token, int len)
 /*
  * Every answer is counted by its source for nicelogin_stats (stats.c), and
  * a refusal by a full verification goes to nicelogin.log_failures
- * (faillog.c); refusals from the cache are not logged again.
+ * (faillog.c); refusals from the cache are not logged again.  Every answer
+ * from a cache goes through answer_at() (exp and nbf at now), after the
+ * lists were looked up again if they changed.
  */
 const NlVerified *
 nl_verify_token(const char *token, int len, Oid fn_oid)
@@ -208,13 +246,14 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 	/* first: a reload that finds other keys moves the generation the cache checks */
 	nl_accept_invalidations();
 	(void) nl_keycache_get(fn_oid);
-	cached = nl_tokencache_lookup(token, len, now);
+	cached = nl_tokencache_lookup(token, len);
 	if (cached)
 	{
 		if (cached->genuine && cached->lists_generation != nl_lists_generation())
 			recheck_lists(cached, fn_oid);
-		nl_stats_answer(NL_STATS_CACHED, cached->result);
-		return cached;
+		v = answer_at(cached, now);
+		nl_stats_answer(NL_STATS_CACHED, v->result);
+		return v;
 	}
 
 	/* second level: what another backend verified (sharedcache.c) */
@@ -233,8 +272,9 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 			if (hit)
 			{
 				hit->lists_generation = lists_generation;
-				nl_stats_answer(NL_STATS_SHARED, hit->result);
-				return nl_tokencache_insert(token, len, hit);
+				v = answer_at(nl_tokencache_insert(token, len, hit), now);
+				nl_stats_answer(NL_STATS_SHARED, v->result);
+				return v;
 			}
 			v = verify_uncached(token, len, fn_oid, now, true);
 			if (v->result == NL_VALID)

@@ -4,7 +4,7 @@
 # change, revocation or deactivation is honoured by every session at its next
 # transaction, also by sessions that did not exist or did nothing meanwhile;
 # sessions whose verification settings differ never share a verdict; an entry
-# never outlives its token; a transaction that wrote sees its own changes;
+# never outlives its token, nor does a refusal lifted after its exp; a transaction that wrote sees its own changes;
 # eviction under pressure keeps every answer right; a hot standby has a cache
 # of its own that follows replay; after kill -9 of a backend the cache starts
 # empty and works.
@@ -212,6 +212,39 @@ $before = info($node);
 is($node->safe_psql('postgres', 'SET nicelogin.leeway = 0; SELECT nicelogin_check(' . lit($short) . ')'),
 	'expired', 'after its exp: expired in another session');
 is(info($node)->{hits} - $before->{hits}, 0, 'after its exp: the entry is not used');
+
+# ------------------------------------------------------------------ a cached refusal never outlives its token
+# A verifies a token that expires in 3 s (stored in the shared level), B takes
+# it from there; a revocation is cached by both; after the token's exp the
+# revocation is lifted (by jti, by sid, a deactivation deleted): every answer
+# is expired, from A's and B's own caches as from a new session, never valid.
+my ($soon) = sign_tokens({ sub => $alice_id, company_id => $alice_co, exp => time + 3,
+	jti => 'soon-1', sid => 'soon-sid' });
+$soon = lit($soon);
+$qa->('SET nicelogin.leeway = 0', 'A: leeway 0');
+$qb->('SET nicelogin.leeway = 0', 'B: leeway 0');
+$before = info($node);
+is($qa->("SELECT nicelogin_check($soon)", 'A checks soon'), 'valid', 'soon: valid for A');
+is($qb->("SELECT nicelogin_check($soon)", 'B checks soon'), 'valid', 'soon: valid for B');
+is(info($node)->{hits} - $before->{hits}, 1, 'soon: B took it from the shared level');
+$node->safe_psql('postgres', "SELECT nicelogin_revoke_jti('soon-1'); SELECT nicelogin_revoke_sid('soon-sid');"
+	. " INSERT INTO nicelogin_deactivated_users (user_id) VALUES ('$alice_id')");
+is($qa->("SELECT nicelogin_check($soon)", 'A soon refused'), 'user_deactivated', 'soon: refused for A');
+is($qb->("SET nicelogin.token = $soon; SELECT nicelogin_user_id()", 'B soon refused'), '',
+	'soon: no user for B');
+sleep(4);
+$node->safe_psql('postgres', "SELECT nicelogin_unrevoke_jti('soon-1')");
+is($qa->("SELECT nicelogin_check($soon)", 'A soon unrevoked'), 'expired', 'jti unrevoked after exp: expired for A');
+$node->safe_psql('postgres', "SELECT nicelogin_unrevoke_sid('soon-sid')");
+is($qa->("SELECT nicelogin_check($soon)", 'A soon sid'), 'expired', 'sid unrevoked after exp: expired for A');
+$node->safe_psql('postgres', "DELETE FROM nicelogin_deactivated_users");
+is($qa->("SELECT nicelogin_check($soon)", 'A soon reactivated'), 'expired', 'reactivated after exp: expired for A');
+is($qb->("SELECT nicelogin_user_id() IS NULL, nicelogin_check(nicelogin_token())", 'B soon reactivated'),
+	't|expired', 'every refusal lifted after exp: no user for B, expired');
+is($node->safe_psql('postgres', "SET nicelogin.leeway = 0; SELECT nicelogin_check($soon)"), 'expired',
+	'every refusal lifted after exp: expired in a new session');
+$qa->('RESET nicelogin.leeway', 'A: leeway reset');
+$qb->('RESET nicelogin.leeway; RESET nicelogin.token', 'B: leeway reset');
 
 # ------------------------------------------------------------------ refusals are not shared
 $before = info($node);
