@@ -86,7 +86,7 @@ alice_is_not_superuser('after nicelogin_set_jwks()');
 
 # Verification of 1.0 keeps working: it reads the extension's own tables by OID.
 $node->safe_psql('victim',
-	q{INSERT INTO nicelogin_keys (kid, kty, alg, use, jwk) SELECT k->>'kid', k->>'kty', k->>'alg', k->>'use', k FROM jsonb_array_elements(}
+	q{DELETE FROM nicelogin_keys; INSERT INTO nicelogin_keys (kid, kty, alg, use, jwk) SELECT k->>'kid', k->>'kty', k->>'alg', k->>'use', k FROM jsonb_array_elements(}
 	  . jwks_lit(fixture_text('jwks.json')) . q{->'keys') k});
 is($node->safe_psql('victim', 'SELECT nicelogin_check(' . tok('rs256') . ')', extra_params => [ '-U', 'alice' ]),
 	'valid', 'tokens verify on the 1.0 installation');
