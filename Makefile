@@ -21,13 +21,14 @@ OBJS = \
 	src/secret.o \
 	src/worker.o \
 	src/stats.o \
-	src/faillog.o
+	src/faillog.o \
+	src/extension.o
 # every install and upgrade script: nicelogin--1.0.sql, nicelogin--1.1.sql, nicelogin--1.2.sql, nicelogin--1.0--1.1.sql ...,
 # the secondary control file of 1.0 (not relocatable, unlike 1.1), and nicelogin_test's script
 DATA         = $(wildcard nicelogin--*.sql) $(wildcard nicelogin--*.control) $(wildcard nicelogin_test--*.sql)
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
-REGRESS      = setup verify keys privileges wycheproof request rls_example nicelogin_test cached_time api api_deactivation limits secrets revoke lists store search_path stats upgrade move
+REGRESS      = setup verify keys privileges wycheproof request rls_example nicelogin_test cached_time api api_deactivation limits secrets revoke lists store search_path stats upgrade move token_sources
 ISOLATION    = key_change deactivation_race long_transaction
 TAP_TESTS    = 1
 
@@ -48,10 +49,10 @@ include $(PGXS)
 $(OBJS) $(TEST_OBJS): src/nicelogin.h
 
 # nicelogin_test.so: PGXS builds one MODULE_big, so the second library has its own link and
-# install rules, with the same compiler flags (PGXS's %.o rule).  It links the base64url code
-# and OpenSSL, nothing else of nicelogin's: a database without nicelogin_test never loads
-# signing code.
-TEST_OBJS = src/testsign.o src/base64url.o
+# install rules, with the same compiler flags (PGXS's %.o rule).  It links the base64url code,
+# the lookup of nicelogin's own objects (extension.c) and OpenSSL, nothing else of nicelogin's:
+# a database without nicelogin_test never loads signing code.
+TEST_OBJS = src/testsign.o src/base64url.o src/extension.o
 all: nicelogin_test$(DLSUFFIX)
 nicelogin_test$(DLSUFFIX): $(TEST_OBJS)
 	$(LINK.shared) -o $@ $(TEST_OBJS) $(LDFLAGS) $(LDFLAGS_SL) $(shell pkg-config --libs openssl)

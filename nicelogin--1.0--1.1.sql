@@ -8,11 +8,20 @@
 
 -- The schema must be writable by superusers only: a role that can create
 -- objects in it could add functions and operators that match a call better
--- than nicelogin's own (an overload taking varchar, say), and a superuser's or
--- an administrator's call, schema-qualified or not, would run them.
+-- than nicelogin's own (an overload taking varchar, say), or a table that an
+-- older version lacks and a newer library would write to (with a trigger
+-- that runs as the superuser, the administrator or the refresh worker who
+-- writes).  The update refuses such a schema, and says how to make it safe.
 DO $nl_schema_check$
 DECLARE
+    schema_oid oid := pg_catalog.to_regnamespace(pg_catalog.quote_ident(pg_catalog.current_schema()))::pg_catalog.oid;
+    schema_name text := pg_catalog.quote_ident(pg_catalog.current_schema());
     writers text;
+    owner_fix text;
+    grantees text;
+    suspects text;
+    drops text;
+    fix text;
 BEGIN
     SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname)
       INTO writers
@@ -20,14 +29,80 @@ BEGIN
      WHERE NOT r.rolsuper
        -- stands for the database's owner, who is looked at as a role of its own
        AND r.oid OPERATOR(pg_catalog.<>) 'pg_database_owner'::pg_catalog.regrole::pg_catalog.oid
-       AND pg_catalog.has_schema_privilege(r.oid, pg_catalog.current_schema(), 'CREATE');
-    IF writers IS NOT NULL THEN
-        RAISE WARNING 'schema "%" can be written by roles that are not superusers: %',
-            pg_catalog.current_schema(), writers
-        USING ERRCODE = 'insufficient_privilege',
-              DETAIL = 'They could create functions or operators there that shadow nicelogin''s, which superusers and administrators would then run.',
-              HINT = 'Make a superuser own the schema (ALTER SCHEMA ... OWNER TO) and revoke CREATE on it from every other role, or move nicelogin into a schema of its own: CREATE SCHEMA nicelogin; ALTER EXTENSION nicelogin SET SCHEMA nicelogin;';
+       AND pg_catalog.has_schema_privilege(r.oid, schema_oid, 'CREATE');
+    IF writers IS NULL THEN
+        RETURN;
     END IF;
+
+    -- an owner that is not a superuser (pg_database_owner: the database's owner)
+    SELECT pg_catalog.format('ALTER SCHEMA %s OWNER TO %I; ', schema_name, current_user)
+      INTO owner_fix
+      FROM pg_catalog.pg_namespace n
+      JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) n.nspowner
+      LEFT JOIN pg_catalog.pg_database d ON d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
+      LEFT JOIN pg_catalog.pg_roles dbo ON dbo.oid OPERATOR(pg_catalog.=) d.datdba
+     WHERE n.oid OPERATOR(pg_catalog.=) schema_oid
+       AND NOT CASE WHEN o.rolname OPERATOR(pg_catalog.=) 'pg_database_owner'
+                    THEN COALESCE(dbo.rolsuper, false) ELSE o.rolsuper END;
+    -- those granted CREATE on it that are not superusers (PUBLIC, roles)
+    SELECT pg_catalog.string_agg(DISTINCT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+                                               THEN 'PUBLIC' ELSE pg_catalog.quote_ident(g.rolname) END, ', ')
+      INTO grantees
+      FROM pg_catalog.pg_namespace n
+     CROSS JOIN LATERAL pg_catalog.aclexplode(COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a
+      LEFT JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) a.grantee
+     WHERE n.oid OPERATOR(pg_catalog.=) schema_oid
+       AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+       AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+       AND NOT COALESCE(g.rolsuper, false);
+    -- what such a role may have put there already: objects named like
+    -- nicelogin's that are not the extension's
+    SELECT pg_catalog.string_agg(s.kind || ' ' || s.name, ', ' ORDER BY s.name),
+           pg_catalog.string_agg('DROP ' || s.kind || ' ' || s.name || ';', ' ' ORDER BY s.name)
+      INTO suspects, drops
+      FROM (SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                  WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS kind,
+                   schema_name || '.' || pg_catalog.quote_ident(c.relname) AS name,
+                   'pg_catalog.pg_class'::pg_catalog.regclass AS classid, c.oid AS objid
+              FROM pg_catalog.pg_class c
+             WHERE c.relnamespace OPERATOR(pg_catalog.=) schema_oid
+               AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p,v,m,S,f}'::pg_catalog."char"[])
+               AND c.relname OPERATOR(pg_catalog.~~) 'nicelogin\_%'
+            UNION ALL
+            SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
+                   schema_name || '.' || pg_catalog.quote_ident(p.proname)
+                   || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
+                   'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid
+              FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace OPERATOR(pg_catalog.=) schema_oid
+               AND p.proname OPERATOR(pg_catalog.~~) 'nicelogin\_%'
+            UNION ALL
+            SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
+                   schema_name || '.' || pg_catalog.quote_ident(t.typname),
+                   'pg_catalog.pg_type'::pg_catalog.regclass, t.oid
+              FROM pg_catalog.pg_type t
+             WHERE t.typnamespace OPERATOR(pg_catalog.=) schema_oid
+               AND t.typrelid OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+               AND t.typname OPERATOR(pg_catalog.~~) 'nicelogin\_%') s
+     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                        JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
+                       WHERE d.classid OPERATOR(pg_catalog.=) s.classid
+                         AND d.objid OPERATOR(pg_catalog.=) s.objid
+                         AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+                         AND d.deptype OPERATOR(pg_catalog.=) 'e'
+                         AND e.extname OPERATOR(pg_catalog.=) 'nicelogin');
+
+    fix := COALESCE(owner_fix, '')
+        || CASE WHEN grantees IS NOT NULL
+                THEN pg_catalog.format('REVOKE CREATE ON SCHEMA %s FROM %s; ', schema_name, grantees) ELSE '' END
+        || COALESCE(drops || ' ', '')
+        || 'ALTER EXTENSION nicelogin UPDATE;';
+    RAISE EXCEPTION 'schema % can be written by roles that are not superusers: %', schema_name, writers
+    USING ERRCODE = 'insufficient_privilege',
+          DETAIL = 'They could create functions, operators or tables there that shadow nicelogin''s, which superusers, administrators and the refresh worker would then use; nicelogin is not updated in such a schema.'
+                   || COALESCE(' Objects there named like nicelogin''s that are not part of the extension: ' || suspects || '.', ''),
+          HINT = 'As a superuser, make the schema writable by superusers only, drop what is not nicelogin''s, and update (1.0 cannot move to another schema): '
+                 || fix || ' Afterwards nicelogin can move to a schema of its own (CREATE SCHEMA nicelogin; ALTER EXTENSION nicelogin SET SCHEMA nicelogin;) and the schema''s owner and privileges can be restored.';
 END
 $nl_schema_check$;
 

@@ -94,7 +94,7 @@ static char *nl_request_reset_token(const char *email);
 static bool nl_reset_password(const char *email, const char *current_password,
 							  const char *new_password, const char *reset_token);
 static bool nl_set_user_active(FunctionCallInfo fcinfo, bool active);
-static void nl_record_user_status(Oid fn_oid, pg_uuid_t *user_id, bool active);
+static void nl_record_user_status(const NlExtension *ext, pg_uuid_t *user_id, bool active);
 
 
 /* ---------- SQL entry points ---------- */
@@ -201,11 +201,18 @@ nicelogin_deactivate(PG_FUNCTION_ARGS)
  * set that nl_store_jwks() refuses all raise before the stored keys change.
  */
 int
-nl_refresh_jwks(Oid schema, const char *by)
+nl_refresh_jwks(const NlExtension *ext, const char *by)
 {
 	const char *api_key = nl_require_api_key();
 	char	   *path;
 	Jsonb	   *jwks;
+
+	/*
+	 * Before any request: the tables it writes must be the extension's own,
+	 * of a version that has them (nicelogin_jwks_fetch comes with 1.1).
+	 */
+	(void) nl_member_table(ext, "nicelogin_jwks_fetch", "1.1", NoLock, NULL);
+	(void) nl_member_table(ext, "nicelogin_keys", "1.0", NoLock, NULL);
 
 	path = psprintf("/.well-known/jwks/%s", nl_url_escape(api_key));
 	jwks = nl_api_call("GET", path, NULL, NULL, 0);
@@ -231,9 +238,9 @@ nl_refresh_jwks(Oid schema, const char *by)
 	}
 
 	{
-		int			count = nl_store_jwks(jwks, schema);
+		int			count = nl_store_jwks(jwks, ext);
 
-		nl_record_fetch(schema, by, count);
+		nl_record_fetch(ext, by, count);
 		return count;
 	}
 }
@@ -245,14 +252,15 @@ nl_refresh_jwks(Oid schema, const char *by)
 Datum
 nicelogin_refresh_jwks(PG_FUNCTION_ARGS)
 {
-	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
 	char	   *by = GetUserNameFromId(GetSessionUserId(), false);
 	MemoryContext cxt = CurrentMemoryContext;
+	NlExtension ext;
 	int			keys;
 
 	PG_TRY();
 	{
-		keys = nl_refresh_jwks(schema, by);
+		nl_extension_get(&ext);
+		keys = nl_refresh_jwks(&ext, by);
 	}
 	PG_CATCH();
 	{
@@ -363,6 +371,12 @@ nl_set_user_active(FunctionCallInfo fcinfo, bool active)
 	StringInfoData body;
 	Jsonb	   *answer;
 	JsonbValue *is_active;
+	NlExtension ext;
+	char	   *table;
+
+	/* before the remote change: the local record must be possible */
+	nl_extension_get(&ext);
+	(void) nl_member_table(&ext, "nicelogin_deactivated_users", "1.0", RowExclusiveLock, &table);
 
 	secrets[0] = api_secret;
 	user_text = DatumGetCString(DirectFunctionCall1(uuid_out,
@@ -386,47 +400,43 @@ nl_set_user_active(FunctionCallInfo fcinfo, bool active)
 	if (is_active->val.boolean != active)
 		return false;
 
-	nl_record_user_status(fcinfo->flinfo->fn_oid, user_id, active);
+	nl_record_user_status(&ext, user_id, active);
 	return true;
 }
 
 /*
  * Records a deactivation (or lifts it) in the extension's table, in the
- * calling transaction.  The table is found in the schema of the calling
- * function, which is the extension's schema.
+ * calling transaction.
  */
 static void
-nl_record_user_status(Oid fn_oid, pg_uuid_t *user_id, bool active)
+nl_record_user_status(const NlExtension *ext, pg_uuid_t *user_id, bool active)
 {
-	Oid			nsp = get_func_namespace(fn_oid);
-	char	   *nspname = get_namespace_name(nsp);
+	char	   *table;
 	char	   *sql;
 	Oid			argtypes[1] = {UUIDOID};
 	Datum		values[1];
 	int			ret;
 	int			save_nestlevel;
 
-	if (nspname == NULL)
-		elog(ERROR, "could not find the schema of function %u", fn_oid);
-
+	(void) nl_member_table(ext, "nicelogin_deactivated_users", "1.0", RowExclusiveLock, &table);
 	if (active)
-		sql = psprintf("DELETE FROM %s.nicelogin_deactivated_users"
+		sql = psprintf("DELETE FROM %s"
 					   " WHERE user_id OPERATOR(pg_catalog.=) $1",
-					   quote_identifier(nspname));
+					   table);
 	else
-		sql = psprintf("INSERT INTO %s.nicelogin_deactivated_users AS d (user_id)"
+		sql = psprintf("INSERT INTO %s AS d (user_id)"
 					   " VALUES ($1)"
 					   " ON CONFLICT (user_id) DO UPDATE"
 					   " SET deactivated_at = excluded.deactivated_at,"
 					   " deactivated_by = excluded.deactivated_by",
-					   quote_identifier(nspname));
+					   table);
 	values[0] = UUIDPGetDatum(user_id);
 
 	/* the function is SECURITY DEFINER with its own search_path; pin it anyway */
 	save_nestlevel = nl_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 0);
+	ret = nl_spi_execute(sql, 1, argtypes, values, NULL, 0);
 	if (ret != (active ? SPI_OK_DELETE : SPI_OK_INSERT))
 		elog(ERROR, "could not record the user's status: %s",
 			 SPI_result_code_string(ret));

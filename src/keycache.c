@@ -49,9 +49,6 @@ static uint8 cached_digest[NL_SHA256_LEN];	/* SHA-256 of cached_text */
 static bool cached_digest_ok = false;
 static NlKeySet empty_keys;
 
-static Oid	last_fn_oid = InvalidOid;
-static Oid	last_schema = InvalidOid;
-
 /*
  * Relcache callback: marks the cache stale; never reads or frees anything.
  * The generation moves only when the reload finds other keys: VACUUM,
@@ -109,21 +106,10 @@ nl_accept_invalidations(void)
 	}
 }
 
-/*
- * A function of the extension changed (ALTER EXTENSION ... SET SCHEMA moves
- * them all): the remembered schema may be the old one.
- */
-static void
-proc_callback(Datum arg, int cacheid, uint32 hashvalue)
-{
-	last_schema = InvalidOid;
-}
-
 void
 nl_keycache_init(void)
 {
 	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
-	CacheRegisterSyscacheCallback(PROCOID, proc_callback, (Datum) 0);
 }
 
 uint64
@@ -137,30 +123,6 @@ const uint8 *
 nl_keycache_digest(void)
 {
 	return cached_digest_ok ? cached_digest : NULL;
-}
-
-Oid
-nl_extension_schema(Oid fn_oid)
-{
-	if (fn_oid != last_fn_oid || !OidIsValid(last_schema))
-	{
-		last_schema = get_func_namespace(fn_oid);
-		last_fn_oid = fn_oid;
-	}
-	return last_schema;
-}
-
-Oid
-nl_table_relid(const char *name, Oid schema)
-{
-	Oid			relid = get_relname_relid(name, schema);
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table \"%s\" of extension nicelogin is missing", name),
-				 errhint("Recreate the extension with DROP EXTENSION nicelogin; CREATE EXTENSION nicelogin;")));
-	return relid;
 }
 
 static int
@@ -218,7 +180,7 @@ sorted_array(List *strings, int *n)
  * cached set was parsed from keep the set (and the generation).
  */
 static void
-load_cache(Oid schema)
+load_cache(const NlExtension *ext)
 {
 	Relation	keys_rel;
 	Snapshot	snap;
@@ -227,7 +189,7 @@ load_cache(Oid schema)
 	char	   *edetail = NULL;
 	Jsonb	   *jwks;
 
-	keys_relid = nl_table_relid("nicelogin_keys", schema);
+	keys_relid = nl_member_table(ext, "nicelogin_keys", "1.0", NoLock, NULL);
 
 	/* lock first: taking a lock may process invalidations */
 	keys_rel = table_open(keys_relid, AccessShareLock);
@@ -275,17 +237,22 @@ nl_keycache_get(Oid fn_oid)
 										  ALLOCSET_DEFAULT_SIZES);
 	if (!cache_valid)
 	{
-		Oid			schema = nl_extension_schema(fn_oid);
+		NlExtension ext;
 
 		/* an invalidation arriving during the load marks it stale again */
 		cache_valid = true;
 		PG_TRY();
 		{
-			load_cache(schema);
+			/*
+			 * The key table is the same since 1.0: verification works on an
+			 * installation not yet updated (it only reads, by OID).
+			 */
+			nl_extension_get(&ext);
+			load_cache(&ext);
 			if (!cache_valid)
 			{
 				cache_valid = true;
-				load_cache(schema);
+				load_cache(&ext);
 			}
 		}
 		PG_CATCH();
@@ -325,9 +292,9 @@ nicelogin_invalidate_cache(PG_FUNCTION_ARGS)
  * objects with sorted member names, so equal keys print equally).
  */
 static char **
-stored_key_texts(Oid schema, int *n)
+stored_key_texts(Oid relid, int *n)
 {
-	Relation	rel = table_open(nl_table_relid("nicelogin_keys", schema), AccessShareLock);
+	Relation	rel = table_open(relid, AccessShareLock);
 	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), "jwk");
 	Snapshot	snap;
 	TableScanDesc scan;
@@ -381,11 +348,11 @@ new_key_texts(Jsonb *jwks, int *n)
 
 /* Does the table hold exactly the keys of jwks (in any order)? */
 static bool
-same_keys(Oid schema, Jsonb *jwks)
+same_keys(Oid relid, Jsonb *jwks)
 {
 	int			nold,
 				nnew;
-	char	  **old = stored_key_texts(schema, &nold);
+	char	  **old = stored_key_texts(relid, &nold);
 	char	  **new = new_key_texts(jwks, &nnew);
 
 	if (nold != nnew)
@@ -406,7 +373,7 @@ same_keys(Oid schema, Jsonb *jwks)
  * and every name qualified, whoever calls it.
  */
 int
-nl_store_jwks(Jsonb *jwks, Oid schema)
+nl_store_jwks(Jsonb *jwks, const NlExtension *ext)
 {
 	char	   *emsg = NULL;
 	char	   *edetail = NULL;
@@ -417,6 +384,13 @@ nl_store_jwks(Jsonb *jwks, Oid schema)
 	Datum		values[1];
 	int			rc;
 	int			save_nestlevel;
+	Oid			relid;
+
+	/*
+	 * First, as statements of ours name the table.  The lock serializes
+	 * concurrent replacements: the later one sees the earlier's rows.
+	 */
+	relid = nl_member_table(ext, "nicelogin_keys", "1.0", ShareRowExclusiveLock, &table);
 
 	set = nl_keyset_parse(jwks, CurrentMemoryContext, false, false, true, &emsg, &edetail);
 	if (set == NULL)
@@ -439,32 +413,28 @@ nl_store_jwks(Jsonb *jwks, Oid schema)
 				 errmsg("key set is empty"),
 				 errdetail("An empty key set would refuse every token; the stored keys were not changed."),
 				 errhint("To remove every key on purpose, run DELETE FROM %s; with the refresh worker running, also unset nicelogin.api_key, or it fetches NiceLogin's keys again.",
-						 quote_qualified_identifier(get_namespace_name(schema), "nicelogin_keys"))));
+						 table)));
 
-	table = quote_qualified_identifier(get_namespace_name(schema), "nicelogin_keys");
 	values[0] = JsonbPGetDatum(jwks);
 
 	save_nestlevel = nl_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* serialize concurrent replacements: the later one sees the earlier's rows */
-	rc = SPI_execute(psprintf("LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE", table), false, 0);
-	if (rc != SPI_OK_UTILITY)
-		elog(ERROR, "could not lock %s: %s", table, SPI_result_code_string(rc));
-	if (!same_keys(schema, jwks))
+	if (!same_keys(relid, jwks))
 	{
 		rc = SPI_execute(psprintf("DELETE FROM %s", table), false, 0);
 		if (rc != SPI_OK_DELETE)
 			elog(ERROR, "could not delete from %s: %s", table, SPI_result_code_string(rc));
-		rc = SPI_execute_with_args(psprintf("INSERT INTO %s (kid, kty, alg, use, jwk) "
-											"SELECT k OPERATOR(pg_catalog.->>) 'kid', "
-											"k OPERATOR(pg_catalog.->>) 'kty', "
-											"k OPERATOR(pg_catalog.->>) 'alg', "
-											"k OPERATOR(pg_catalog.->>) 'use', k "
-											"FROM pg_catalog.jsonb_array_elements("
-											"$1 OPERATOR(pg_catalog.->) 'keys') AS k",
-											table),
-								   1, argtypes, values, NULL, false, 0);
+		/* the key set (HMAC keys: k) is never a constant of a plan */
+		rc = nl_spi_execute(psprintf("INSERT INTO %s (kid, kty, alg, use, jwk) "
+									 "SELECT k OPERATOR(pg_catalog.->>) 'kid', "
+									 "k OPERATOR(pg_catalog.->>) 'kty', "
+									 "k OPERATOR(pg_catalog.->>) 'alg', "
+									 "k OPERATOR(pg_catalog.->>) 'use', k "
+									 "FROM pg_catalog.jsonb_array_elements("
+									 "$1 OPERATOR(pg_catalog.->) 'keys') AS k",
+									 table),
+							 1, argtypes, values, NULL, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "could not insert into %s: %s", table, SPI_result_code_string(rc));
 	}
@@ -480,16 +450,15 @@ nl_store_jwks(Jsonb *jwks, Oid schema)
  * nicelogin_refresh_jwks() and the worker.
  */
 void
-nl_record_fetch(Oid schema, const char *by, int keys)
+nl_record_fetch(const NlExtension *ext, const char *by, int keys)
 {
-	char	   *table = quote_qualified_identifier(get_namespace_name(schema),
-												   "nicelogin_jwks_fetch");
+	char	   *table;
 	Oid			argtypes[3] = {TIMESTAMPTZOID, TEXTOID, INT4OID};
 	Datum		values[3];
 	int			rc;
 	int			save_nestlevel;
 
-	(void) nl_table_relid("nicelogin_jwks_fetch", schema);
+	(void) nl_member_table(ext, "nicelogin_jwks_fetch", "1.1", RowExclusiveLock, &table);
 	values[0] = TimestampTzGetDatum(GetCurrentTimestamp());
 	values[1] = CStringGetTextDatum(by);
 	values[2] = Int32GetDatum(keys);
@@ -500,9 +469,9 @@ nl_record_fetch(Oid schema, const char *by, int keys)
 	rc = SPI_execute(psprintf("DELETE FROM %s", table), false, 0);
 	if (rc != SPI_OK_DELETE)
 		elog(ERROR, "could not delete from %s: %s", table, SPI_result_code_string(rc));
-	rc = SPI_execute_with_args(psprintf("INSERT INTO %s (fetched_at, fetched_by, keys) "
-										"VALUES ($1, $2, $3)", table),
-							   3, argtypes, values, NULL, false, 0);
+	rc = nl_spi_execute(psprintf("INSERT INTO %s (fetched_at, fetched_by, keys) "
+								 "VALUES ($1, $2, $3)", table),
+						3, argtypes, values, NULL, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not insert into %s: %s", table, SPI_result_code_string(rc));
 	SPI_finish();
@@ -513,6 +482,8 @@ Datum
 nicelogin_set_jwks(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *jwks = PG_GETARG_JSONB_P(0);
+	NlExtension ext;
 
-	PG_RETURN_INT32(nl_store_jwks(jwks, nl_extension_schema(fcinfo->flinfo->fn_oid)));
+	nl_extension_get(&ext);
+	PG_RETURN_INT32(nl_store_jwks(jwks, &ext));
 }

@@ -60,6 +60,68 @@ token_assign(const char *newval, void *extra)
 	nl_token_generation++;
 }
 
+/*
+ * nicelogin.token check hook: a request's identity comes from the request.
+ * Only the session's own settings are taken: SET, SET LOCAL, set_config()
+ * (PGC_S_SESSION), and the options of its connection (PGC_S_CLIENT, chosen
+ * by the same client that could SET it a moment later).  A value stored per
+ * role, per database, for a function, or in the server configuration
+ * (postgresql.conf, ALTER SYSTEM, the command line) would give every session
+ * it reaches that token's tenant and user: it is refused when stored
+ * (PGC_S_TEST, and PGC_S_FILE for ALTER SYSTEM), and when applied (at
+ * session start, at a reload, or when the library loads and takes over a
+ * value stored as a placeholder before), with a WARNING there, so that the
+ * session starts without an identity.  An empty value is always taken.
+ */
+static bool
+token_check(char **newval, void **extra, GucSource source)
+{
+	const char *where;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	switch (source)
+	{
+		case PGC_S_DEFAULT:
+		case PGC_S_DYNAMIC_DEFAULT:
+		case PGC_S_CLIENT:
+		case PGC_S_OVERRIDE:
+		case PGC_S_INTERACTIVE:
+		case PGC_S_SESSION:
+			return true;
+		case PGC_S_TEST:
+			where = "ALTER ROLE ... SET, ALTER DATABASE ... SET or CREATE FUNCTION ... SET";
+			break;
+		case PGC_S_GLOBAL:
+			where = "ALTER ROLE ALL ... RESET nicelogin.token";
+			break;
+		case PGC_S_DATABASE:
+			where = "ALTER DATABASE ... RESET nicelogin.token";
+			break;
+		case PGC_S_USER:
+			where = "ALTER ROLE ... RESET nicelogin.token";
+			break;
+		case PGC_S_DATABASE_USER:
+			where = "ALTER ROLE ... IN DATABASE ... RESET nicelogin.token";
+			break;
+		default:
+			/* PGC_S_FILE (postgresql.conf, ALTER SYSTEM), PGC_S_ARGV, PGC_S_ENV_VAR */
+			where = NULL;
+			break;
+	}
+	GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
+	GUC_check_errmsg("nicelogin.token can only be set by the session itself");
+	GUC_check_errdetail("A value stored per role, per database, for a function or in the server configuration would give every session it reaches that token's identity; a request's identity must come from the request.");
+	if (source == PGC_S_TEST)
+		GUC_check_errhint("Set it for each request with SET LOCAL nicelogin.token or set_config('nicelogin.token', ..., true) instead of %s.",
+						  where);
+	else if (where != NULL)
+		GUC_check_errhint("The stored value was ignored; remove it with %s.", where);
+	else
+		GUC_check_errhint("Remove it from the server configuration (postgresql.conf, ALTER SYSTEM RESET nicelogin.token, the command line), and set it for each request with SET LOCAL nicelogin.token.");
+	return false;
+}
+
 static void
 headers_assign(const char *newval, void *extra)
 {
@@ -123,11 +185,11 @@ nl_guc_init(void)
 
 	DefineCustomStringVariable("nicelogin.token",
 							   "The current request's token, set by the API layer with SET LOCAL.",
-							   NULL,
+							   "Only the session itself can set it (SET, SET LOCAL, set_config, connection options); values stored per role, per database, for a function or in the server configuration are refused.",
 							   &nl_token,
 							   "",
 							   PGC_USERSET, GUC_NOT_IN_SAMPLE,
-							   NULL, token_assign, NULL);
+							   token_check, token_assign, NULL);
 
 	/*
 	 * PostgREST's request.headers, which PostgREST sets as a placeholder.

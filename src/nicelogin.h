@@ -13,6 +13,7 @@
 
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "storage/lockdefs.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/snapshot.h"
@@ -283,23 +284,56 @@ extern bool nl_nbf_pending(TimestampTz nbf, TimestampTz now);
 /* Builds a jsonb from a JSON text that passed nl_json_object_ok(). */
 extern Jsonb *nl_json_to_jsonb(const char *buf, int len);
 
+/* ---------- extension.c ---------- */
+/* The extension's row in pg_extension, in the current database. */
+typedef struct NlExtension
+{
+	Oid			oid;
+	Oid			schema;
+	Oid			owner;
+	char	   *version;		/* extversion, as installed */
+} NlExtension;
+
+/* Fills ext; false when nicelogin is not installed in this database. */
+extern bool nl_extension_find(NlExtension *ext);
+/* Fills ext, or raises when nicelogin is not installed in this database. */
+extern void nl_extension_get(NlExtension *ext);
+/* Is the installed version at least since ("1.1")? */
+extern bool nl_extension_at_least(const NlExtension *ext, const char *since);
+/* Raises (55000, "run ALTER EXTENSION nicelogin UPDATE") unless at least since. */
+extern void nl_require_version(const NlExtension *ext, const char *since, const char *what);
+/*
+ * The only ways to find an object of the extension by name: a member of the
+ * extension that comes with version since, or an ERROR.  qualified: see
+ * extension.c (for a table named in SQL).
+ */
+extern Oid	nl_member_table(const NlExtension *ext, const char *name, const char *since,
+							LOCKMODE lockmode, char **qualified);
+extern Oid	nl_member_function(const NlExtension *ext, const char *name, int nargs,
+							   const Oid *argtypes, const char *since);
+
+/*
+ * Runs an SQL statement of nicelogin's with parameters (SPI connected), so
+ * that no value reaches the server log (auto_explain); returns the SPI code.
+ */
+extern int	nl_spi_execute(const char *sql, int nargs, const Oid *argtypes,
+						   const Datum *values, const char *nulls, long tcount);
+
 /* ---------- keycache.c ---------- */
 /*
- * The stored key set, loaded on first use after a change to the key table.
- * fn_oid is the calling SQL function, used to find the extension's schema.
+ * The stored key set, loaded on first use after a change to the key table
+ * (found through pg_extension, a member of the extension; fn_oid, the
+ * calling SQL function, is not needed for that any more).
  */
 extern const NlKeySet *nl_keycache_get(Oid fn_oid);
 /* Generation of the cached keys; changes whenever they are dropped. */
 extern uint64 nl_keycache_generation(void);
 /* SHA-256 of the text the cached keys were parsed from (NL_SHA256_LEN bytes), or NULL. */
 extern const uint8 *nl_keycache_digest(void);
-extern Oid	nl_extension_schema(Oid fn_oid);
 /* A fresh registered snapshot of the latest committed state, also in parallel mode. */
 extern Snapshot nl_register_fresh_snapshot(void);
 /* Processes pending invalidations, once per statement. */
 extern void nl_accept_invalidations(void);
-/* The OID of a table of the extension, or an ERROR saying it is missing. */
-extern Oid	nl_table_relid(const char *name, Oid schema);
 extern void nl_keycache_init(void);
 /*
  * Pins search_path to "pg_catalog, pg_temp" until nl_unpin_search_path():
@@ -525,9 +559,9 @@ extern long nl_http_request(const char *method, const char *url,
 							const char *body, StringInfo response);
 
 /* Validates a JWKS and replaces the stored keys; returns the key count. */
-extern int	nl_store_jwks(Jsonb *jwks, Oid schema);
+extern int	nl_store_jwks(Jsonb *jwks, const NlExtension *ext);
 /* Records a committed-with-the-keys fetch in nicelogin_jwks_fetch. */
-extern void nl_record_fetch(Oid schema, const char *by, int keys);
+extern void nl_record_fetch(const NlExtension *ext, const char *by, int keys);
 
 extern void nl_guc_init(void);
 
@@ -536,7 +570,7 @@ extern void nl_guc_init(void);
  * the fetch (by: who fetched) with nl_record_fetch(); returns the key count,
  * raises on failure (stored keys unchanged).
  */
-extern int	nl_refresh_jwks(Oid schema, const char *by);
+extern int	nl_refresh_jwks(const NlExtension *ext, const char *by);
 
 /* ---------- worker.c ---------- */
 extern char *nl_database;

@@ -118,7 +118,7 @@ void
 nl_lists_prepare(Oid fn_oid)
 {
 	uint64		changes = relid_changes;
-	Oid			schema;
+	NlExtension ext;
 	Oid			deactivated;
 	Oid			revocations;
 	bool		missed = false;
@@ -126,10 +126,11 @@ nl_lists_prepare(Oid fn_oid)
 	if (relids_resolved_at == relid_changes && OidIsValid(deactivated_relid) &&
 		OidIsValid(revocations_relid))
 		return;
-	schema = nl_extension_schema(fn_oid);
 	resolving = true;			/* stays set if a lookup raises */
-	deactivated = nl_table_relid("nicelogin_deactivated_users", schema);
-	revocations = nl_table_relid("nicelogin_revocations", schema);
+	/* both are the same since 1.0: an installation not yet updated verifies */
+	nl_extension_get(&ext);
+	deactivated = nl_member_table(&ext, "nicelogin_deactivated_users", "1.0", NoLock, NULL);
+	revocations = nl_member_table(&ext, "nicelogin_revocations", "1.0", NoLock, NULL);
 	deactivated_relid = deactivated;
 	revocations_relid = revocations;
 	relids_resolved_at = changes;
@@ -263,13 +264,21 @@ store_revocation(Oid fn_oid, const char *kind, const NlVerified *v, const char *
 {
 	JsonbValue *value = claim(v->claims, claim_name);
 	JsonbValue *exp = claim(v->claims, "exp");
-	char	   *schema = get_namespace_name(nl_extension_schema(fn_oid));
+	NlExtension ext;
+	char	   *table;
+	Oid			purge;
+	Oid			purge_argtypes[1] = {INT4OID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
 	Oid			argtypes[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
 	char	   *sql;
 	int			save_nestlevel;
 	int			rc;
+
+	/* nicelogin_purge_revocations(integer) comes with 1.1 */
+	nl_extension_get(&ext);
+	(void) nl_member_table(&ext, "nicelogin_revocations", "1.0", RowExclusiveLock, &table);
+	purge = nl_member_function(&ext, "nicelogin_purge_revocations", 1, purge_argtypes, "1.1");
 
 	if (value == NULL || value->type != jbvString || value->val.string.len == 0 ||
 		value->val.string.len > NL_MAX_JTI_LEN)
@@ -295,19 +304,17 @@ store_revocation(Oid fn_oid, const char *kind, const NlVerified *v, const char *
 				   "ON CONFLICT (kind, value) DO UPDATE SET expires_at = "
 				   "CASE WHEN r.expires_at IS NULL OR excluded.expires_at IS NULL THEN NULL "
 				   "ELSE GREATEST(r.expires_at, excluded.expires_at) END",
-				   quote_qualified_identifier(schema, "nicelogin_revocations"));
+				   table);
 
 	save_nestlevel = nl_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_with_args(sql, 3, argtypes, values, nulls, false, 0);
+	rc = nl_spi_execute(sql, 3, argtypes, values, nulls, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not record the revocation: %s", SPI_result_code_string(rc));
-	rc = SPI_execute(psprintf("SELECT %s.nicelogin_purge_revocations(%d)",
-							  quote_identifier(schema), NL_PURGE_BATCH), false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not purge expired revocations: %s", SPI_result_code_string(rc));
 	SPI_finish();
+	/* the member function, by OID (SECURITY DEFINER, its own search_path) */
+	(void) OidFunctionCall1(purge, Int32GetDatum(NL_PURGE_BATCH));
 	nl_unpin_search_path(save_nestlevel);
 	return true;
 }

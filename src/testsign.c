@@ -993,11 +993,9 @@ nicelogin_test_use_test_key(PG_FUNCTION_ARGS)
 				v;
 	Jsonb	   *jwks;
 	Oid			argtypes[1] = {JSONBOID};
-	Datum		args[1];
-	bool		isnull;
-	char	   *schema;
+	NlExtension ext;
+	Oid			set_jwks;
 	int			save_nestlevel;
-	int			ret;
 
 	load_key(jwk, &key);
 	pub = public_jwk(jwk, &key);
@@ -1017,23 +1015,15 @@ nicelogin_test_use_test_key(PG_FUNCTION_ARGS)
 	pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
 	jwks = JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
 
+	/*
+	 * nicelogin's own nicelogin_set_jwks(jsonb), a member of the extension
+	 * found in its schema, called by OID: no SQL text, so the key set (an
+	 * HMAC key's k) is never a constant of a plan that auto_explain logs.
+	 */
+	nl_extension_get(&ext);
+	set_jwks = nl_member_function(&ext, "nicelogin_set_jwks", 1, argtypes, "1.0");
 	save_nestlevel = nl_pin_search_path();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute("SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_extension e"
-					  " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
-					  " WHERE e.extname OPERATOR(pg_catalog.=) 'nicelogin'", true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("extension \"nicelogin\" is not installed in this database")));
-	schema = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	args[0] = JsonbPGetDatum(jwks);
-	ret = SPI_execute_with_args(psprintf("SELECT %s.nicelogin_set_jwks($1)", quote_identifier(schema)),
-								1, argtypes, args, NULL, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "nicelogin_set_jwks failed: %s", SPI_result_code_string(ret));
-	SPI_finish();
+	(void) OidFunctionCall1(set_jwks, JsonbPGetDatum(jwks));
 	nl_unpin_search_path(save_nestlevel);
 
 	session_key_push(jwk);

@@ -222,34 +222,6 @@ nl_worker_record(bool ok, const char *by, int keys, const char *error)
 	SpinLockRelease(&nl_shared->mutex);
 }
 
-/*
- * The schema nicelogin is installed in, in the current database, and the
- * extension's owner; InvalidOid if it is not installed.
- */
-static Oid
-extension_schema_by_name(Oid *owner)
-{
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	Oid			schema = InvalidOid;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
-				CStringGetDatum("nicelogin"));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
-	{
-		schema = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
-		*owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return schema;
-}
-
 /* The worker is going away: nobody to wake any more. */
 static void
 worker_exit(int code, Datum arg)
@@ -260,8 +232,8 @@ worker_exit(int code, Datum arg)
 	SpinLockRelease(&nl_shared->mutex);
 }
 
-/* What the worker does in a transaction of its own; schema is InvalidOid without the extension. */
-typedef int64 (*WorkerTask) (Oid schema);
+/* What the worker does in a transaction of its own; ext is NULL without the extension. */
+typedef int64 (*WorkerTask) (const NlExtension *ext);
 
 /*
  * Runs task in a transaction of its own, with the privileges the worker
@@ -290,19 +262,19 @@ worker_run(MemoryContext loopcxt, const char *activity, WorkerTask task,
 
 	PG_TRY();
 	{
-		Oid			owner = InvalidOid;
-		Oid			schema = extension_schema_by_name(&owner);
+		NlExtension ext;
+		bool		installed = nl_extension_find(&ext);
 		Oid			save_userid;
 		int			save_sec_context;
 		int			save_nestlevel;
 
 		GetUserIdAndSecContext(&save_userid, &save_sec_context);
-		SetUserIdAndSecContext(connected_as_role || !OidIsValid(owner) ? save_userid : owner,
+		SetUserIdAndSecContext(connected_as_role || !installed ? save_userid : ext.owner,
 							   save_sec_context |
 							   SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);
 		save_nestlevel = nl_pin_search_path();
-		*result = task(schema);
+		*result = task(installed ? &ext : NULL);
 		nl_unpin_search_path(save_nestlevel);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		PopActiveSnapshot();
@@ -324,14 +296,15 @@ worker_run(MemoryContext loopcxt, const char *activity, WorkerTask task,
 
 /* Fetches and stores the key set: nl_refresh_jwks(), the path of nicelogin_refresh_jwks(). */
 static int64
-refresh_task(Oid schema)
+refresh_task(const NlExtension *ext)
 {
-	if (!OidIsValid(schema))
+	if (ext == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("extension \"nicelogin\" is not installed in database \"%s\"", nl_database),
 				 errhint("Run CREATE EXTENSION nicelogin there, or set nicelogin.database.")));
-	return nl_refresh_jwks(schema, "refresh worker");
+	/* an installation not yet updated is not written to (extension.c) */
+	return nl_refresh_jwks(ext, "refresh worker");
 }
 
 /* One refresh; returns false (logged) on failure. */
@@ -355,6 +328,8 @@ worker_refresh(MemoryContext loopcxt, bool early)
 			(errcode(edata->sqlerrcode),
 			 errmsg("nicelogin could not refresh the JWKS: %s", edata->message),
 			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+			 edata->hint ?
+			 errhint("%s The stored keys were kept; the worker tries again later.", edata->hint) :
 			 errhint("The stored keys were kept; the worker tries again later.")));
 	FreeErrorData(edata);
 	return false;
@@ -365,24 +340,16 @@ worker_refresh(MemoryContext loopcxt, bool early)
 
 /* Deletes every expired revocation: nicelogin_purge_revocations(). */
 static int64
-purge_task(Oid schema)
+purge_task(const NlExtension *ext)
 {
-	int64		purged = 0;
-	bool		isnull;
+	Oid			no_args[1] = {InvalidOid};
+	Oid			purge;
 
-	if (!OidIsValid(schema))
+	if (ext == NULL)
 		return 0;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(psprintf("SELECT %s.nicelogin_purge_revocations()",
-							 quote_identifier(get_namespace_name(schema))),
-					false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not purge expired revocations");
-	purged = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (isnull)
-		purged = 0;
-	SPI_finish();
-	return purged;
+	/* the member function (1.0 has it, with 1.0's rule), by OID */
+	purge = nl_member_function(ext, "nicelogin_purge_revocations", 0, no_args, "1.0");
+	return DatumGetInt64(OidFunctionCall0(purge));
 }
 
 /* One purge; failures are logged. */
@@ -402,6 +369,9 @@ worker_purge(MemoryContext loopcxt)
 	ereport(LOG,
 			(errcode(edata->sqlerrcode),
 			 errmsg("nicelogin could not purge expired revocations: %s", edata->message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+			 edata->hint ?
+			 errhint("%s The worker tries again in an hour.", edata->hint) :
 			 errhint("The worker tries again in an hour.")));
 	FreeErrorData(edata);
 }
