@@ -13,6 +13,10 @@
  * refresh never removes keys.  On a standby the worker stays idle (keys
  * arrive through WAL) and takes over after promotion.
  *
+ * Nothing of this runs during a binary upgrade: pg_upgrade starts the
+ * servers with shared_preload_libraries, and a worker connected to a
+ * database makes the restore into it fail.
+ *
  * Without shared_preload_libraries none of this exists and everything else
  * works; nicelogin_jwks_status() then reports only what the key table says.
  */
@@ -162,6 +166,10 @@ nl_worker_init(void)
 	shmem_request_hook = nl_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = nl_shmem_startup;
+
+	/* pg_upgrade's servers: nothing may connect to a database or write */
+	if (IsBinaryUpgrade)
+		return;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -427,6 +435,10 @@ nl_worker_main(Datum arg)
 	int64		backoff_ms = 0;
 	TimestampTz next_at = 0;	/* first refresh at once */
 	TimestampTz next_purge_at = 0;	/* first purge at once */
+
+	/* never registered then (nl_worker_init); exit 0 unregisters it */
+	if (IsBinaryUpgrade)
+		proc_exit(0);
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
