@@ -161,10 +161,13 @@ nicelogin_deactivate(PG_FUNCTION_ARGS)
 int
 nl_refresh_jwks(Oid schema, const char *by)
 {
-	const char *api_key = nl_require_api_key();
+	const char *api_key;
 	char	   *path;
 	Jsonb	   *jwks;
 
+	/* before any request: the answer could not be stored */
+	nl_refuse_replicated_keys(schema);
+	api_key = nl_require_api_key();
 	path = psprintf("/.well-known/jwks/%s", nl_url_escape(api_key));
 	jwks = nl_api_call("GET", path, NULL, NULL, 0);
 

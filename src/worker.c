@@ -11,7 +11,14 @@
  * Refreshing goes through nl_refresh_jwks(), the same path as
  * nicelogin_refresh_jwks().  Failures back off and are logged; a failed
  * refresh never removes keys.  On a standby the worker stays idle (keys
- * arrive through WAL) and takes over after promotion.
+ * arrive through WAL) and takes over after promotion.  On a logical
+ * replication subscriber that receives nicelogin_keys it fetches nothing
+ * (the publisher's keys arrive through the subscription; keys stored here
+ * would conflict with them and could stop it), says so once in the log, and
+ * looks again every minute, so that it takes over within a minute once the
+ * subscription is dropped at a cutover.  Expired revocations are purged by
+ * the publisher there too (nicelogin_purge_revocations() deletes nothing on
+ * a subscriber of that table).
  *
  * Nothing of this runs during a binary upgrade: pg_upgrade starts the
  * servers with shared_preload_libraries, and a worker connected to a
@@ -330,33 +337,76 @@ worker_run(MemoryContext loopcxt, const char *activity, WorkerTask task,
 	return ok;
 }
 
-/* Fetches and stores the key set: nl_refresh_jwks(), the path of nicelogin_refresh_jwks(). */
+/* refresh_task's answer when a subscription receives the key table */
+#define NL_KEYS_REPLICATED (-1)
+
+/* the subscription that receives the key table, as refresh_task last saw it */
+static char replicated_by[NAMEDATALEN];
+
+/*
+ * Fetches and stores the key set: nl_refresh_jwks(), the path of
+ * nicelogin_refresh_jwks().  Fetches nothing when a logical replication
+ * subscription receives the key table.
+ */
 static int64
 refresh_task(Oid schema)
 {
+	char	   *sub;
+
 	if (!OidIsValid(schema))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("extension \"nicelogin\" is not installed in database \"%s\"", nl_database),
 				 errhint("Run CREATE EXTENSION nicelogin there, or set nicelogin.database.")));
+	sub = nl_keys_subscription(schema);
+	if (sub != NULL)
+	{
+		strlcpy(replicated_by, sub, NAMEDATALEN);
+		return NL_KEYS_REPLICATED;
+	}
 	return nl_refresh_jwks(schema, "refresh worker");
 }
 
-/* One refresh; returns false (logged) on failure. */
-static bool
+/* What one refresh did. */
+typedef enum WorkerRefresh
+{
+	REFRESH_FAILED,
+	REFRESH_DONE,
+	REFRESH_REPLICATED,			/* a subscription receives the keys: nothing to do */
+} WorkerRefresh;
+
+/* One refresh; failures are logged, and a subscriber's first skip. */
+static WorkerRefresh
 worker_refresh(MemoryContext loopcxt, bool early)
 {
+	static bool replicated_logged = false;
 	int64		keys = 0;
 	ErrorData  *edata = NULL;
 
 	if (worker_run(loopcxt, early ? "refreshing JWKS (unknown kid)" : "refreshing JWKS",
 				   refresh_task, &keys, &edata))
 	{
+		if (keys == NL_KEYS_REPLICATED)
+		{
+			if (!replicated_logged)
+				ereport(LOG,
+						(errmsg("nicelogin does not refresh the JWKS in database \"%s\": table nicelogin_keys is replicated by subscription \"%s\"",
+								nl_database, replicated_by),
+						 errdetail("The publisher's keys arrive through the subscription; keys stored here would conflict with them."),
+						 errhint("The worker looks again every minute and refreshes once the subscription is dropped.")));
+			replicated_logged = true;
+			return REFRESH_REPLICATED;
+		}
+		if (replicated_logged)
+			ereport(LOG,
+					(errmsg("nicelogin refreshes the JWKS in database \"%s\" again: table nicelogin_keys is no longer replicated",
+							nl_database)));
+		replicated_logged = false;
 		nl_worker_record(true, "refresh worker", (int) keys, NULL);
 		ereport(LOG,
 				(errmsg("nicelogin refreshed the JWKS: %d keys%s", (int) keys,
 						early ? " (early: a token named an unknown kid)" : "")));
-		return true;
+		return REFRESH_DONE;
 	}
 	nl_worker_record(false, NULL, 0, edata->message);
 	ereport(LOG,
@@ -365,7 +415,7 @@ worker_refresh(MemoryContext loopcxt, bool early)
 			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
 			 errhint("The stored keys were kept; the worker tries again later.")));
 	FreeErrorData(edata);
-	return false;
+	return REFRESH_FAILED;
 }
 
 /* How often the worker deletes expired revocations. */
@@ -522,9 +572,18 @@ nl_worker_main(Datum arg)
 			if (now >= next_at || early_ok)
 			{
 				bool		early = early_ok && now < next_at;
+				WorkerRefresh done;
 
 				pg_atomic_write_u32(&nl_shared->refresh_requested, 0);
-				if (worker_refresh(loopcxt, early))
+				done = worker_refresh(loopcxt, early);
+				if (done == REFRESH_REPLICATED)
+				{
+					/* the publisher refreshes; look again in a minute */
+					backoff_ms = 0;
+					next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														  Min((int64) nl_refresh_interval * 1000, 60000));
+				}
+				else if (done == REFRESH_DONE)
 				{
 					/*
 					 * Requests raised while we fetched were judged against the
