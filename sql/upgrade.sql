@@ -2,7 +2,7 @@
 -- same objects as a fresh install of the current one: functions with their
 -- attributes, bodies, settings, grants and comments; tables with columns,
 -- defaults, constraints, indexes, triggers (and whether they fire always),
--- grants and comments; views; the tables pg_dump keeps.
+-- replica identity, grants and comments; views; the tables pg_dump keeps.
 SELECT current_database() AS regress_db \gset
 CREATE DATABASE regress_nl_upgrade;
 \c regress_nl_upgrade
@@ -25,7 +25,7 @@ LANGUAGE sql STABLE AS $$
     SELECT m.object, 'parallel', p.proparallel::text
       FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
     UNION ALL
-    SELECT m.object, 'kind', c.relkind::text || ' ' || c.relpersistence::text
+    SELECT m.object, 'kind', c.relkind::text || ' ' || c.relpersistence::text || ' ' || c.relreplident::text
       FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
     UNION ALL
     SELECT m.object, 'acl', coalesce(c.relacl::text, 'default')

@@ -203,7 +203,7 @@ nicelogin_deactivate(PG_FUNCTION_ARGS)
 int
 nl_refresh_jwks(const NlExtension *ext, const char *by)
 {
-	const char *api_key = nl_require_api_key();
+	const char *api_key;
 	char	   *path;
 	Jsonb	   *jwks;
 
@@ -214,6 +214,9 @@ nl_refresh_jwks(const NlExtension *ext, const char *by)
 	(void) nl_member_table(ext, "nicelogin_jwks_fetch", "1.1", NoLock, NULL);
 	(void) nl_member_table(ext, "nicelogin_keys", "1.0", NoLock, NULL);
 
+	/* the answer could not be stored where a subscription receives the keys */
+	nl_refuse_replicated_keys(ext);
+	api_key = nl_require_api_key();
 	path = psprintf("/.well-known/jwks/%s", nl_url_escape(api_key));
 	jwks = nl_api_call("GET", path, NULL, NULL, 0);
 

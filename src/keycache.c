@@ -11,14 +11,23 @@
  * reloads it, inside a transaction, with a fresh snapshot.  A change of the
  * revocation tables does not touch the keys, nor the other way round.  The
  * hot path never reads a table.
+ *
+ * Logical replication's apply worker fires row triggers only: row triggers
+ * enabled for the replica role call the same function, so a replicated
+ * change invalidates exactly as a local commit does.  On a subscriber that
+ * receives the key table, keys are never stored locally (they would conflict
+ * with the publisher's rows): nl_refuse_replicated_keys().
  */
 #include "nicelogin.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_subscription.h"
+#include "catalog/pg_subscription_rel.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -26,6 +35,7 @@
 #include "miscadmin.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -270,8 +280,13 @@ nl_keycache_get(Oid fn_oid)
 }
 
 /*
- * Statement trigger on the extension's tables: queue a relcache invalidation
- * of the table, sent to every backend at commit and WAL-logged for standbys.
+ * Trigger on the extension's tables: a statement trigger (every local
+ * change) and a row trigger enabled for the replica role (logical
+ * replication's apply worker, which fires row triggers only) call it.  Queues
+ * a relcache invalidation of the table, sent to every backend at commit and
+ * WAL-logged for standbys, and moves the shared cache's epoch at commit.
+ * Per row, repeats cost a syscache lookup: inval.c keeps one message per
+ * relation and transaction.
  */
 Datum
 nicelogin_invalidate_cache(PG_FUNCTION_ARGS)
@@ -285,6 +300,55 @@ nicelogin_invalidate_cache(PG_FUNCTION_ARGS)
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	nl_sharedcache_note_change();
 	return PointerGetDatum(NULL);
+}
+
+/* The subscription that receives nicelogin_keys (any one of them), or NULL. */
+char *
+nl_keys_subscription(const NlExtension *ext)
+{
+	Oid			relid = nl_member_table(ext, "nicelogin_keys", "1.0", NoLock, NULL);
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			subid = InvalidOid;
+	char	   *name = NULL;
+
+	rel = table_open(SubscriptionRelRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_subscription_rel_srrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, SubscriptionRelSrrelidSrsubidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		subid = ((Form_pg_subscription_rel) GETSTRUCT(tuple))->srsubid;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(subid))
+		return NULL;
+
+	tuple = SearchSysCache1(SUBSCRIPTIONOID, ObjectIdGetDatum(subid));
+	if (HeapTupleIsValid(tuple))
+	{
+		name = pstrdup(NameStr(((Form_pg_subscription) GETSTRUCT(tuple))->subname));
+		ReleaseSysCache(tuple);
+	}
+	else
+		name = psprintf("%u", subid);
+	return name;
+}
+
+/* Raises when a subscription receives nicelogin_keys: keys are the publisher's. */
+void
+nl_refuse_replicated_keys(const NlExtension *ext)
+{
+	char	   *sub = nl_keys_subscription(ext);
+
+	if (sub != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("nicelogin_keys is replicated from another server by subscription \"%s\"", sub),
+				 errdetail("Keys stored here would conflict with the publisher's rows and could stop the subscription."),
+				 errhint("Change the keys on the publisher; after a cutover, drop the subscription (DROP SUBSCRIPTION) to manage them here.")));
 }
 
 /*
@@ -401,6 +465,8 @@ nl_store_jwks(Jsonb *jwks, const NlExtension *ext)
 				 errhint("The stored keys were not changed.")));
 	count = set->nkeys;
 	MemoryContextDelete(set->cxt);
+
+	nl_refuse_replicated_keys(ext);
 
 	/*
 	 * An empty set would refuse every token.  The same rule for every path

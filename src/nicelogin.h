@@ -562,6 +562,13 @@ extern long nl_http_request(const char *method, const char *url,
 extern int	nl_store_jwks(Jsonb *jwks, const NlExtension *ext);
 /* Records a committed-with-the-keys fetch in nicelogin_jwks_fetch. */
 extern void nl_record_fetch(const NlExtension *ext, const char *by, int keys);
+/*
+ * The name of a logical replication subscription (of this database) that
+ * receives nicelogin_keys, or NULL; nl_refuse_replicated_keys() raises when
+ * there is one: keys written here would conflict with the replicated rows.
+ */
+extern char *nl_keys_subscription(const NlExtension *ext);
+extern void nl_refuse_replicated_keys(const NlExtension *ext);
 
 extern void nl_guc_init(void);
 

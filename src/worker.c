@@ -11,7 +11,18 @@
  * Refreshing goes through nl_refresh_jwks(), the same path as
  * nicelogin_refresh_jwks().  Failures back off and are logged; a failed
  * refresh never removes keys.  On a standby the worker stays idle (keys
- * arrive through WAL) and takes over after promotion.
+ * arrive through WAL) and takes over after promotion.  On a logical
+ * replication subscriber that receives nicelogin_keys it fetches nothing
+ * (the publisher's keys arrive through the subscription; keys stored here
+ * would conflict with them and could stop it), says so once in the log, and
+ * looks again every minute, so that it takes over within a minute once the
+ * subscription is dropped at a cutover.  Expired revocations are purged by
+ * the publisher there too (nicelogin_purge_revocations() deletes nothing on
+ * a subscriber of that table).
+ *
+ * Nothing of this runs during a binary upgrade: pg_upgrade starts the
+ * servers with shared_preload_libraries, and a worker connected to a
+ * database makes the restore into it fail.
  *
  * Without shared_preload_libraries none of this exists and everything else
  * works; nicelogin_jwks_status() then reports only what the key table says.
@@ -163,6 +174,10 @@ nl_worker_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = nl_shmem_startup;
 
+	/* pg_upgrade's servers: nothing may connect to a database or write */
+	if (IsBinaryUpgrade)
+		return;
+
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_ConsistentState;
@@ -294,34 +309,77 @@ worker_run(MemoryContext loopcxt, const char *activity, WorkerTask task,
 	return ok;
 }
 
-/* Fetches and stores the key set: nl_refresh_jwks(), the path of nicelogin_refresh_jwks(). */
+/* refresh_task's answer when a subscription receives the key table */
+#define NL_KEYS_REPLICATED (-1)
+
+/* the subscription that receives the key table, as refresh_task last saw it */
+static char replicated_by[NAMEDATALEN];
+
+/*
+ * Fetches and stores the key set: nl_refresh_jwks(), the path of
+ * nicelogin_refresh_jwks().  Fetches nothing when a logical replication
+ * subscription receives the key table.
+ */
 static int64
 refresh_task(const NlExtension *ext)
 {
+	char	   *sub;
+
 	if (ext == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("extension \"nicelogin\" is not installed in database \"%s\"", nl_database),
 				 errhint("Run CREATE EXTENSION nicelogin there, or set nicelogin.database.")));
+	sub = nl_keys_subscription(ext);
+	if (sub != NULL)
+	{
+		strlcpy(replicated_by, sub, NAMEDATALEN);
+		return NL_KEYS_REPLICATED;
+	}
 	/* an installation not yet updated is not written to (extension.c) */
 	return nl_refresh_jwks(ext, "refresh worker");
 }
 
-/* One refresh; returns false (logged) on failure. */
-static bool
+/* What one refresh did. */
+typedef enum WorkerRefresh
+{
+	REFRESH_FAILED,
+	REFRESH_DONE,
+	REFRESH_REPLICATED,			/* a subscription receives the keys: nothing to do */
+} WorkerRefresh;
+
+/* One refresh; failures are logged, and a subscriber's first skip. */
+static WorkerRefresh
 worker_refresh(MemoryContext loopcxt, bool early)
 {
+	static bool replicated_logged = false;
 	int64		keys = 0;
 	ErrorData  *edata = NULL;
 
 	if (worker_run(loopcxt, early ? "refreshing JWKS (unknown kid)" : "refreshing JWKS",
 				   refresh_task, &keys, &edata))
 	{
+		if (keys == NL_KEYS_REPLICATED)
+		{
+			if (!replicated_logged)
+				ereport(LOG,
+						(errmsg("nicelogin does not refresh the JWKS in database \"%s\": table nicelogin_keys is replicated by subscription \"%s\"",
+								nl_database, replicated_by),
+						 errdetail("The publisher's keys arrive through the subscription; keys stored here would conflict with them."),
+						 errhint("The worker looks again every minute and refreshes once the subscription is dropped.")));
+			replicated_logged = true;
+			return REFRESH_REPLICATED;
+		}
+		if (replicated_logged)
+			ereport(LOG,
+					(errmsg("nicelogin refreshes the JWKS in database \"%s\" again: table nicelogin_keys is no longer replicated",
+							nl_database)));
+		replicated_logged = false;
 		nl_worker_record(true, "refresh worker", (int) keys, NULL);
 		ereport(LOG,
 				(errmsg("nicelogin refreshed the JWKS: %d keys%s", (int) keys,
 						early ? " (early: a token named an unknown kid)" : "")));
-		return true;
+		return REFRESH_DONE;
 	}
 	nl_worker_record(false, NULL, 0, edata->message);
 	ereport(LOG,
@@ -332,7 +390,7 @@ worker_refresh(MemoryContext loopcxt, bool early)
 			 errhint("%s The stored keys were kept; the worker tries again later.", edata->hint) :
 			 errhint("The stored keys were kept; the worker tries again later.")));
 	FreeErrorData(edata);
-	return false;
+	return REFRESH_FAILED;
 }
 
 /* How often the worker deletes expired revocations. */
@@ -397,6 +455,10 @@ nl_worker_main(Datum arg)
 	int64		backoff_ms = 0;
 	TimestampTz next_at = 0;	/* first refresh at once */
 	TimestampTz next_purge_at = 0;	/* first purge at once */
+
+	/* never registered then (nl_worker_init); exit 0 unregisters it */
+	if (IsBinaryUpgrade)
+		proc_exit(0);
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -480,9 +542,18 @@ nl_worker_main(Datum arg)
 			if (now >= next_at || early_ok)
 			{
 				bool		early = early_ok && now < next_at;
+				WorkerRefresh done;
 
 				pg_atomic_write_u32(&nl_shared->refresh_requested, 0);
-				if (worker_refresh(loopcxt, early))
+				done = worker_refresh(loopcxt, early);
+				if (done == REFRESH_REPLICATED)
+				{
+					/* the publisher refreshes; look again in a minute */
+					backoff_ms = 0;
+					next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														  Min((int64) nl_refresh_interval * 1000, 60000));
+				}
+				else if (done == REFRESH_DONE)
 				{
 					/*
 					 * Requests raised while we fetched were judged against the

@@ -76,17 +76,22 @@ SELECT (SELECT count(*) FROM nicelogin_keys), (SELECT count(*) FROM nicelogin_de
        (SELECT count(*) FROM nicelogin_revocations)
 };
 
-# The extension's triggers: one per table, enabled ALWAYS (they fire under
-# session_replication_role = replica too), a member of nothing else.
+# The extension's triggers: a statement trigger per table, enabled ALWAYS
+# (they fire under session_replication_role = replica too), and the row
+# triggers for logical replication's apply, enabled REPLICA; a member of
+# nothing else.
 my $triggers_sql = q{
-SELECT string_agg(format('%s:%s:%s', c.relname, t.tgname, t.tgenabled), ',' ORDER BY c.relname)
+SELECT string_agg(format('%s:%s:%s', c.relname, t.tgname, t.tgenabled), ',' ORDER BY c.relname, t.tgname)
   FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
  WHERE NOT t.tgisinternal AND c.relname LIKE 'nicelogin%'
 };
-my $triggers_expected =
-  'nicelogin_deactivated_users:nicelogin_deactivated_users_changed:A,'
-  . 'nicelogin_keys:nicelogin_keys_changed:A,'
-  . 'nicelogin_revocations:nicelogin_revocations_changed:A';
+my $triggers_expected = join(',',
+	map { my ($t, $trig, $e) = @$_; "nicelogin_$t:nicelogin_${t}_$trig:$e" }
+	  [ 'deactivated_users', 'applied', 'R' ], [ 'deactivated_users', 'changed', 'A' ],
+	  [ 'deactivated_users', 'merge', 'R' ], [ 'jwks_fetch', 'merge', 'R' ],
+	  [ 'keys', 'applied', 'R' ], [ 'keys', 'changed', 'A' ], [ 'keys', 'merge', 'R' ],
+	  [ 'revocations', 'applied', 'R' ], [ 'revocations', 'changed', 'A' ],
+	  [ 'revocations', 'merge', 'R' ]);
 
 # ------------------------------------------------------------------ source database
 

@@ -48,7 +48,7 @@ SELECT 'r', kind, value, expires_at::text, revoked_at::text, revoked_by::text, N
 ORDER BY 1, 2, 3"
 VERDICTS_SQL="SELECT name, nicelogin_check(token) FROM nl_dump_tokens ORDER BY name"
 TRIGGERS_SQL="
-SELECT string_agg(format('%s:%s:%s', c.relname, t.tgname, t.tgenabled), ',' ORDER BY c.relname)
+SELECT string_agg(format('%s:%s:%s', c.relname, t.tgname, t.tgenabled), ',' ORDER BY c.relname, t.tgname)
   FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
  WHERE NOT t.tgisinternal AND c.relname LIKE 'nicelogin%'"
 VERSION_SQL="SELECT extversion FROM pg_extension WHERE extname = 'nicelogin'"
