@@ -20,6 +20,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -36,6 +37,7 @@
 
 PG_FUNCTION_INFO_V1(nicelogin_invalidate_cache);
 PG_FUNCTION_INFO_V1(nicelogin_set_jwks);
+PG_FUNCTION_INFO_V1(nicelogin_public_jwks);
 
 static MemoryContext cache_cxt = NULL;	/* everything loaded lives here */
 static bool cache_valid = false;
@@ -303,20 +305,47 @@ nl_keycache_get(Oid fn_oid)
 }
 
 /*
- * Statement trigger on the extension's tables: queue a relcache invalidation
- * of the table, sent to every backend at commit and WAL-logged for standbys.
+ * Tells PostgREST to reload its configuration (and so, through its
+ * db-pre-config function, nicelogin_public_jwks()) once this transaction
+ * commits: NOTIFY on nicelogin.postgrest_channel with PostgREST's payload.
+ * PostgreSQL's NOTIFY is transactional: sent at commit only, dropped with a
+ * rolled-back (sub)transaction, and the same channel and payload queued
+ * twice in one transaction are sent once.  So each committed change of the
+ * keys sends one notification, however many statements or rows it took.
+ */
+static void
+notify_postgrest(void)
+{
+	if (nl_postgrest_channel == NULL || nl_postgrest_channel[0] == '\0')
+		return;
+	Async_Notify(nl_postgrest_channel, "reload config");
+}
+
+/*
+ * Trigger on the extension's tables: queue a relcache invalidation of the
+ * table, sent to every backend at commit and WAL-logged for standbys.  A
+ * change of the key table also queues PostgREST's reload notification (see
+ * notify_postgrest()).  Every committed change of the keys passes here:
+ * nicelogin_set_jwks, nicelogin_refresh_jwks, the refresh worker, SQL on
+ * the table, and (with row triggers that fire ALWAYS) logical apply.
  */
 Datum
 nicelogin_invalidate_cache(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			relid;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("nicelogin_invalidate_cache() must be called as a trigger")));
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	relid = RelationGetRelid(trigdata->tg_relation);
+	CacheInvalidateRelcacheByRelid(relid);
 	nl_sharedcache_note_change();
+	if (relid == get_relname_relid("nicelogin_keys",
+								   nl_extension_schema(fcinfo->flinfo->fn_oid)))
+		notify_postgrest();
+	/* an AFTER trigger's result is ignored, a row trigger's included */
 	return PointerGetDatum(NULL);
 }
 
@@ -515,4 +544,55 @@ nicelogin_set_jwks(PG_FUNCTION_ARGS)
 	Jsonb	   *jwks = PG_GETARG_JSONB_P(0);
 
 	PG_RETURN_INT32(nl_store_jwks(jwks, nl_extension_schema(fcinfo->flinfo->fn_oid)));
+}
+
+/*
+ * The stored keys as a JWKS of public keys: each key's public members only
+ * (nl_jwk_public()), oct keys left out.  What PostgREST's jwt-secret may
+ * hold.  Reads the table with the statement's snapshot, without a privilege
+ * on it: EXECUTE on this function is the privilege.
+ */
+Datum
+nicelogin_public_jwks(PG_FUNCTION_ARGS)
+{
+	Oid			schema = nl_extension_schema(fcinfo->flinfo->fn_oid);
+	Relation	rel = table_open(nl_table_relid("nicelogin_keys", schema), AccessShareLock);
+	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), "jwk");
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	List	   *texts = NIL;
+	char	  **arr;
+	int			n;
+	StringInfoData buf;
+
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
+		Jsonb	   *pub;
+
+		CHECK_FOR_INTERRUPTS();
+		if (isnull)
+			continue;
+		pub = nl_jwk_public(&DatumGetJsonbP(d)->root);
+		if (pub != NULL)
+			texts = lappend(texts, JsonbToCString(NULL, &pub->root, VARSIZE(pub)));
+	}
+	table_endscan(scan);
+	/* locks are kept to the end of the transaction, as for any reader */
+	table_close(rel, NoLock);
+
+	/* in a stable order, whatever the table's */
+	arr = sorted_array(texts, &n);
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"keys\": [");
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoString(&buf, arr[i]);
+	}
+	appendStringInfoString(&buf, "]}");
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
