@@ -724,3 +724,13 @@ ALTER TABLE nicelogin_revocations ENABLE REPLICA TRIGGER nicelogin_revocations_m
 ALTER TABLE nicelogin_jwks_fetch ENABLE REPLICA TRIGGER nicelogin_jwks_fetch_merge;
 
 -- 1.2: PostgREST (the public key set, reload notifications)
+
+CREATE FUNCTION nicelogin_public_jwks()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'nicelogin_public_jwks'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nicelogin_public_jwks() IS
+    'the stored keys as a JWKS of public keys: no private member and no symmetric (oct) key; for PostgREST''s jwt-secret (grant EXECUTE to its authenticator role)';
+-- Public keys, but only the roles that need them get them (PostgREST's
+-- authenticator): nothing of the extension is open to PUBLIC that need not be.
+REVOKE ALL ON FUNCTION nicelogin_public_jwks() FROM PUBLIC;

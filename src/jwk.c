@@ -464,6 +464,91 @@ alg_fits_key(NlAlg alg, NlKty kty, JsonbContainer *obj)
 
 static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth"};
 
+/*
+ * The members of a JWK that are public, by key type: what a verifier needs
+ * and the key's description.  Anything else (a private member, a "k" on an
+ * EC key, a member nicelogin does not know) is not handed on.
+ */
+static const char *const public_common[] = {"kty", "kid", "alg", "use", "key_ops"};
+static const char *const public_rsa[] = {"n", "e"};
+static const char *const public_ec[] = {"crv", "x", "y"};
+static const char *const public_okp[] = {"crv", "x"};
+
+static bool
+name_in(const JsonbValue *name, const char *const *list, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (name->val.string.len == (int) strlen(list[i]) &&
+			memcmp(name->val.string.val, list[i], name->val.string.len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The public half of a stored JWK, for a verifier elsewhere (PostgREST): its
+ * public members only.  NULL for a key that has no public half (an oct key:
+ * its "k" is the secret itself), of an unknown type, not an object, or not
+ * for signatures by its "use" (a verifier has no use for it, and one that
+ * does not know the value may refuse the whole set).
+ */
+Jsonb *
+nl_jwk_public(JsonbContainer *jwk)
+{
+	bool		ok = true;
+	char	   *kty;
+	char	   *use;
+	const char *const *own;
+	int			nown;
+	JsonbParseState *ps = NULL;
+	JsonbIterator *it;
+	JsonbValue	k,
+				v;
+	JsonbIteratorToken tok;
+
+	if (!JsonContainerIsObject(jwk))
+		return NULL;
+	kty = string_member(jwk, "kty", &ok);
+	if (!ok || kty == NULL)
+		return NULL;
+	if (strcmp(kty, "RSA") == 0)
+	{
+		own = public_rsa;
+		nown = lengthof(public_rsa);
+	}
+	else if (strcmp(kty, "EC") == 0)
+	{
+		own = public_ec;
+		nown = lengthof(public_ec);
+	}
+	else if (strcmp(kty, "OKP") == 0)
+	{
+		own = public_okp;
+		nown = lengthof(public_okp);
+	}
+	else
+		return NULL;
+	use = string_member(jwk, "use", &ok);
+	if (!ok || (use != NULL && strcmp(use, "sig") != 0))
+		return NULL;
+
+	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	it = JsonbIteratorInit(jwk);
+	tok = JsonbIteratorNext(&it, &k, true);
+	Assert(tok == WJB_BEGIN_OBJECT);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) == WJB_KEY)
+	{
+		CHECK_FOR_INTERRUPTS();
+		tok = JsonbIteratorNext(&it, &v, true);
+		Assert(tok == WJB_VALUE);
+		if (name_in(&k, public_common, lengthof(public_common)) || name_in(&k, own, nown))
+		{
+			pushJsonbValue(&ps, WJB_KEY, &k);
+			pushJsonbValue(&ps, WJB_VALUE, &v);
+		}
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
+}
+
 /* Parses one JWK object into *key; false with err filled when refused. */
 static bool
 parse_key(JsonbContainer *obj, NlKey *key, bool ignore_private, KeyParseError *err)

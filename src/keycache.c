@@ -26,9 +26,12 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/pg_subscription.h"
 #include "catalog/pg_subscription_rel.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -46,6 +49,7 @@
 
 PG_FUNCTION_INFO_V1(nicelogin_invalidate_cache);
 PG_FUNCTION_INFO_V1(nicelogin_set_jwks);
+PG_FUNCTION_INFO_V1(nicelogin_public_jwks);
 
 static MemoryContext cache_cxt = NULL;	/* everything loaded lives here */
 static bool cache_valid = false;
@@ -280,25 +284,63 @@ nl_keycache_get(Oid fn_oid)
 }
 
 /*
+ * Tells PostgREST to reload its configuration (and so, through its
+ * db-pre-config function, nicelogin_public_jwks()) once this transaction
+ * commits: NOTIFY on nicelogin.postgrest_channel with PostgREST's payload.
+ * PostgreSQL's NOTIFY is transactional: sent at commit only, dropped with a
+ * rolled-back (sub)transaction, and the same channel and payload queued
+ * twice in one transaction are sent once.  So each committed change of the
+ * keys sends one notification, however many statements or rows it took.
+ */
+static void notify_postgrest(void);
+
+/* Is relid the extension's nicelogin_keys (by name, and a member)? */
+static bool
+is_member_key_table(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+
+	return name != NULL && strcmp(name, "nicelogin_keys") == 0 &&
+		getExtensionOfObject(RelationRelationId, relid) ==
+		get_extension_oid(NL_EXTENSION_NAME, true);
+}
+
+static void
+notify_postgrest(void)
+{
+	if (nl_postgrest_channel == NULL || nl_postgrest_channel[0] == '\0')
+		return;
+	Async_Notify(nl_postgrest_channel, "reload config");
+}
+
+/*
  * Trigger on the extension's tables: a statement trigger (every local
  * change) and a row trigger enabled for the replica role (logical
  * replication's apply worker, which fires row triggers only) call it.  Queues
  * a relcache invalidation of the table, sent to every backend at commit and
  * WAL-logged for standbys, and moves the shared cache's epoch at commit.
  * Per row, repeats cost a syscache lookup: inval.c keeps one message per
- * relation and transaction.
+ * relation and transaction.  A change of the key table also queues
+ * PostgREST's reload notification (notify_postgrest()): every committed
+ * change of the keys passes here (nicelogin_set_jwks, nicelogin_refresh_jwks,
+ * the refresh worker, SQL on the table, logical apply).
  */
 Datum
 nicelogin_invalidate_cache(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			relid;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("nicelogin_invalidate_cache() must be called as a trigger")));
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	relid = RelationGetRelid(trigdata->tg_relation);
+	CacheInvalidateRelcacheByRelid(relid);
 	nl_sharedcache_note_change();
+	if (is_member_key_table(relid))
+		notify_postgrest();
+	/* an AFTER trigger's result is ignored, a row trigger's included */
 	return PointerGetDatum(NULL);
 }
 
@@ -552,4 +594,58 @@ nicelogin_set_jwks(PG_FUNCTION_ARGS)
 
 	nl_extension_get(&ext);
 	PG_RETURN_INT32(nl_store_jwks(jwks, &ext));
+}
+
+/*
+ * The stored keys as a JWKS of public keys: each key's public members only
+ * (nl_jwk_public()), oct keys left out.  What PostgREST's jwt-secret may
+ * hold.  Reads the table with the statement's snapshot, without a privilege
+ * on it: EXECUTE on this function is the privilege.
+ */
+Datum
+nicelogin_public_jwks(PG_FUNCTION_ARGS)
+{
+	NlExtension ext;
+	Relation	rel;
+	AttrNumber	attnum;
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	List	   *texts = NIL;
+	char	  **arr;
+	int			n;
+	StringInfoData buf;
+
+	nl_extension_get(&ext);
+	rel = table_open(nl_member_table(&ext, "nicelogin_keys", "1.0", NoLock, NULL), AccessShareLock);
+	attnum = get_attnum(RelationGetRelid(rel), "jwk");
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
+		Jsonb	   *pub;
+
+		CHECK_FOR_INTERRUPTS();
+		if (isnull)
+			continue;
+		pub = nl_jwk_public(&DatumGetJsonbP(d)->root);
+		if (pub != NULL)
+			texts = lappend(texts, JsonbToCString(NULL, &pub->root, VARSIZE(pub)));
+	}
+	table_endscan(scan);
+	/* locks are kept to the end of the transaction, as for any reader */
+	table_close(rel, NoLock);
+
+	/* in a stable order, whatever the table's */
+	arr = sorted_array(texts, &n);
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"keys\": [");
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoString(&buf, arr[i]);
+	}
+	appendStringInfoString(&buf, "]}");
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }

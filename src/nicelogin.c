@@ -31,6 +31,9 @@ char	   *nl_api_key = NULL;
 char	   *nl_api_secret = NULL;
 int			nl_http_timeout = 10000;
 
+/* PostgREST */
+char	   *nl_postgrest_channel = NULL;
+
 uint64		nl_policy_generation = 1;
 uint64		nl_token_generation = 1;
 uint64		nl_headers_generation = 1;
@@ -126,6 +129,21 @@ static void
 headers_assign(const char *newval, void *extra)
 {
 	nl_headers_generation++;
+}
+
+/*
+ * A NOTIFY channel is an identifier: refuse a longer name here, where the
+ * superuser sets it, rather than fail every later change of the keys.
+ */
+static bool
+postgrest_channel_check(char **newval, void **extra, GucSource source)
+{
+	if (*newval != NULL && strlen(*newval) >= NAMEDATALEN)
+	{
+		GUC_check_errdetail("A channel name is at most %d bytes long.", NAMEDATALEN - 1);
+		return false;
+	}
+	return true;
 }
 
 /* Defined in api.c: keep nicelogin.api_secret out of reach of other roles. */
@@ -238,6 +256,14 @@ nl_guc_init(void)
 							10000, 1, 3600 * 1000,
 							PGC_SUSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("nicelogin.postgrest_channel",
+							   "Channel on which a committed change of the stored keys tells PostgREST to reload its configuration.",
+							   "Each transaction that changes nicelogin_keys sends NOTIFY with the payload 'reload config' on it when it commits; when empty, none is sent.",
+							   &nl_postgrest_channel,
+							   "",
+							   PGC_SUSET, 0,
+							   postgrest_channel_check, NULL, NULL);
 
 }
 

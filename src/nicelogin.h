@@ -55,6 +55,7 @@ extern char *nl_request_headers;	/* PostgREST's request.headers */
 extern char *nl_base_url;
 extern char *nl_api_key;
 extern char *nl_api_secret;
+extern char *nl_postgrest_channel;	/* empty: no reload notification */
 extern int	nl_http_timeout;
 
 /*
@@ -187,6 +188,12 @@ typedef struct NlKeySet
 extern NlKeySet *nl_keyset_parse(Jsonb *jwks, MemoryContext parent,
 								 bool allow_single_jwk, bool ignore_private,
 								 bool full_checks, char **errmsg, char **errdetail);
+/*
+ * The public members of a JWK (kty, kid, alg, use, key_ops and the key's
+ * public numbers), or NULL for an oct key, an unknown kty, a non-object or a
+ * "use" other than "sig".
+ */
+extern Jsonb *nl_jwk_public(JsonbContainer *jwk);
 
 /* ---------- jws.c: compact JWS ---------- */
 typedef struct NlJws

@@ -194,14 +194,18 @@ headers_guc(void)
 
 /*
  * Did the current value of request.headers come from the session (SET, SET
- * LOCAL, set_config(), a function's SET clause)?  Not from ALTER DATABASE /
- * ALTER ROLE ... SET, the server configuration or the connection's options:
- * those would give every session that sets no header an identity.
+ * LOCAL, set_config(), a function's SET clause, or the connection's options,
+ * chosen by the same client that could SET it a moment later)?  Not from
+ * ALTER DATABASE / ALTER ROLE ... SET or the server configuration: those
+ * would give every session that sets no header an identity.  The same rule
+ * as nicelogin.token's check hook (nicelogin.c).
  */
 static inline bool
 headers_from_session(void)
 {
-	return headers_guc()->source == PGC_S_SESSION;
+	GucSource	source = headers_guc()->source;
+
+	return source == PGC_S_SESSION || source == PGC_S_CLIENT;
 }
 
 /*

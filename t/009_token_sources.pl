@@ -67,6 +67,12 @@ is( $node->safe_psql('appdb',
 	is($node->safe_psql('appdb', 'SELECT nicelogin.nicelogin_check(nicelogin.nicelogin_token())', extra_params => [ '-U', 'app' ]),
 		'valid', 'connection options (the client\'s own choice) work');
 }
+{
+	# request.headers follows the same rule (request.c): the connection's options count
+	local $ENV{PGOPTIONS} = '-c request.headers={"authorization":"Bearer\\ ' . substr($rs256, 1, -1) . '"}';
+	is($node->safe_psql('appdb', 'SELECT nicelogin.nicelogin_check(nicelogin.nicelogin_token())', extra_params => [ '-U', 'app' ]),
+		'valid', 'request.headers from the connection options counts too');
+}
 
 # Stored while preloaded: refused at once.
 my ($ret, $out, $err) = $node->psql('appdb', "ALTER ROLE app SET nicelogin.token = $bob");

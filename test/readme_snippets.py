@@ -209,6 +209,113 @@ def t_postgrest(sql):
         drop_db(db)
 
 
+# PostgREST's own query for its in-database settings (src/PostgREST/Config/Database.hs,
+# queryDbSettings, with a db-pre-config function), as PostgREST runs it: as the role it logs in
+# as, in a read-only transaction.  Prints key|value rows.
+PGRST_SETTINGS = """SET SESSION AUTHORIZATION authenticator;
+BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
+WITH
+role_setting AS (
+  SELECT setdatabase as database, unnest(setconfig) as setting
+  FROM pg_catalog.pg_db_role_setting
+  WHERE setrole = CURRENT_USER::regrole::oid
+    AND setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = CURRENT_CATALOG))
+),
+kv_settings AS (
+  SELECT database, substr(setting, 1, strpos(setting, '=') - 1) as k,
+         substr(setting, strpos(setting, '=') + 1) as v
+  FROM role_setting
+  UNION
+  SELECT null as database, x as k, current_setting(x, true) as v
+  FROM unnest(ARRAY['pgrst.db_anon_role', 'pgrst.jwt_secret', 'pgrst.jwt_aud']) x
+  JOIN postgrest.pre_config() _ ON TRUE
+)
+SELECT DISTINCT ON (key) replace(k, 'pgrst.', '') AS key, v AS value
+FROM kv_settings
+WHERE k = ANY(ARRAY['pgrst.db_anon_role', 'pgrst.jwt_secret', 'pgrst.jwt_aud']) AND v IS NOT NULL
+ORDER BY key, database DESC NULLS LAST;
+COMMIT;
+"""
+
+
+def pgrst_settings(db):
+    out = {}
+    for line in psql(db, PGRST_SETTINGS).splitlines():
+        if "|" in line:
+            k, v = line.split("|", 1)
+            out[k] = v
+    return out
+
+
+def drop_pgrst_roles():
+    for r in ("web_admin", "web", "authenticator"):
+        drop_role(r)
+
+
+def t_postgrest_pre_config(sql):
+    db = "nl_readme_pgrst_config"
+    drop_pgrst_roles()
+    schema_db(db)
+    try:
+        psql(db, sql)
+        got = pgrst_settings(db)
+        check(set(got) == {"jwt_secret"}, "PostgREST would read the settings %r" % sorted(got))
+        secret = json.loads(got["jwt_secret"])
+        public = json.loads(one(db, "SELECT nicelogin.nicelogin_public_jwks();"))
+        check(secret == public, "pgrst.jwt_secret is not nicelogin_public_jwks()")
+        stored = sorted(json.dumps(k, sort_keys=True) for k in json.loads(JWKS)["keys"])
+        check(sorted(json.dumps(k, sort_keys=True) for k in secret["keys"]) == stored,
+              "pgrst.jwt_secret is not the stored key set")
+        # an HS256 set: nothing set, PostgREST keeps the secret of its own configuration
+        psql(db, "SELECT nicelogin.nicelogin_set_jwks(:'jwks');\n",
+             {"jwks": open(os.path.join(FIX, "jwks_hs.json")).read()})
+        got = pgrst_settings(db)
+        check(got == {}, "with an HS256 set PostgREST would read %r" % sorted(got))
+    finally:
+        drop_db(db)
+        drop_pgrst_roles()
+
+
+def t_postgrest_role_map(sql):
+    db = "nl_readme_pgrst_roles"
+    drop_pgrst_roles()
+    schema_db(db)
+    try:
+        # what the snippets before it set up: the roles and the schema
+        psql(db, "CREATE ROLE authenticator LOGIN NOINHERIT; CREATE ROLE web NOLOGIN;\n"
+                 "GRANT web TO authenticator; GRANT USAGE ON SCHEMA nicelogin TO authenticator, web;\n"
+                 "CREATE SCHEMA postgrest; GRANT USAGE ON SCHEMA postgrest TO authenticator, web;\n")
+        psql(db, sql)
+        # a request as PostgREST makes it: role and headers for the transaction, then db-pre-request
+        request = ("SET SESSION AUTHORIZATION authenticator;\nBEGIN;\n"
+                   "SELECT set_config('role', 'web', true) IS NULL, set_config('request.headers', :'h', true) IS NULL;\n"
+                   "SELECT postgrest.pre_request();\nSELECT 'as=' || current_user;\nCOMMIT;\n")
+        hdr = lambda tok: json.dumps({"authorization": "Bearer " + tok})
+
+        def runs_as(headers):
+            out = psql(db, request, {"h": headers})
+            m = re.search(r"as=(\w+)", out)
+            check(m is not None, "no current_user in %r" % out)
+            return m.group(1)
+        check(runs_as(hdr(TOKENS["rs256"])) == "web_admin", "the mapped user does not run as web_admin")
+        check(runs_as(hdr(TOKENS["bob"])) == "web", "another user does not run as web")
+        check(runs_as(json.dumps({"accept": "*/*"})) == "web", "a request without a token does not run as web")
+        psql(db, request, {"h": hdr(TOKENS["rs256_bad_sig"])},
+             expect_error=r"invalid token(.|\n)*DETAIL:\s+bad_signature")
+        # the switch lasts for the request's transaction only
+        out = psql(db, request + "SELECT 'after=' || current_user;\n", {"h": hdr(TOKENS["rs256"])})
+        check("after=authenticator" in out, "the role outlived the request: %r" % out)
+        # only the roles the table allows
+        psql(db, "INSERT INTO postgrest.user_roles VALUES (gen_random_uuid(), 'postgres');\n",
+             expect_error="check constraint")
+        # the request's role cannot read the mapping
+        psql(db, "SET ROLE web;\nSELECT count(*) FROM postgrest.user_roles;\n",
+             expect_error="permission denied")
+    finally:
+        drop_db(db)
+        drop_pgrst_roles()
+
+
 def t_logout(sql):
     db = "nl_readme_logout"
     schema_db(db)
@@ -441,6 +548,8 @@ TESTS = {
     "request": t_request,
     "text-company-id": t_text_company,
     "postgrest": t_postgrest,
+    "postgrest-pre-config": t_postgrest_pre_config,
+    "postgrest-role-map": t_postgrest_role_map,
     "logout": t_logout,
     "privileges": t_privileges,
     "worker-role": t_worker_role,
