@@ -302,7 +302,7 @@ is_member_key_table(Oid relid)
 
 	return name != NULL && strcmp(name, "nicelogin_keys") == 0 &&
 		getExtensionOfObject(RelationRelationId, relid) ==
-		get_extension_oid(NL_EXTENSION_NAME, true);
+		get_extension_oid("nicelogin", true);
 }
 
 static void
