@@ -174,7 +174,7 @@ static char *
 read_keys(Relation rel, Snapshot snap)
 {
 	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), "jwk");
-	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+	TableScanDesc scan = nl_table_beginscan(rel, snap);
 	HeapTuple	tuple;
 	StringInfoData buf;
 	bool		first = true;
@@ -337,7 +337,7 @@ stored_key_texts(Oid schema, int *n)
 
 	/* the caller holds a lock that excludes writers: the latest snapshot is exact */
 	snap = nl_register_fresh_snapshot();
-	scan = table_beginscan(rel, snap, 0, NULL);
+	scan = nl_table_beginscan(rel, snap);
 	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		bool		isnull;
