@@ -183,7 +183,7 @@ EOF
 	rm -rf "$dir"
 	mv "$new" "$dir"
 	stamp_text "$major" >"$dir.stamp"
-	log "chroot ready: $dir"
+	log "chroot ready: $dir (postgresql-$major $(dpkg-query --admindir="$dir/var/lib/dpkg" -W -f='${Version}' "postgresql-$major" 2>/dev/null || echo '?'))"
 }
 
 # Take the lock of MAJOR's cache (exclusive while checking and building), build the chroot if it
