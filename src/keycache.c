@@ -150,7 +150,7 @@ static char *
 read_keys(Relation rel, Snapshot snap)
 {
 	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), "jwk");
-	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+	TableScanDesc scan = nl_table_beginscan(rel, snap);
 	HeapTuple	tuple;
 	StringInfoData buf;
 	bool		first = true;
@@ -410,7 +410,7 @@ stored_key_texts(Oid relid, int *n)
 
 	/* the caller holds a lock that excludes writers: the latest snapshot is exact */
 	snap = nl_register_fresh_snapshot();
-	scan = table_beginscan(rel, snap, 0, NULL);
+	scan = nl_table_beginscan(rel, snap);
 	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		bool		isnull;

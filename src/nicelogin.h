@@ -42,6 +42,45 @@
 #define nl_primary_key_index(rel) RelationGetPrimaryKeyIndex(rel)
 #endif
 
+/*
+ * Start a sequential scan (access/tableam.h).  PostgreSQL 19 added a fifth
+ * argument, flags (ScanOptions) on top of the scan's own; nicelogin's scans
+ * ask for none.
+ */
+#if PG_VERSION_NUM >= 190000
+#define nl_table_beginscan(rel, snap) table_beginscan((rel), (snap), 0, NULL, SO_NONE)
+#else
+#define nl_table_beginscan(rel, snap) table_beginscan((rel), (snap), 0, NULL)
+#endif
+
+/*
+ * Building a jsonb value with pushJsonbValue() (utils/jsonb.h).  PostgreSQL
+ * 19 made its state a JsonbInState (zeroed to start; the finished value in
+ * its result member) instead of a JsonbParseState pointer, and made it
+ * return nothing.  Both read the same way with these: declare
+ * "NlJsonbState ps = NL_JSONB_STATE_INIT;", push with pushJsonbValue(&ps, ...)
+ * and close the outermost container with nl_jsonb_finish(&ps, WJB_END_...),
+ * which returns the finished value.
+ */
+#if PG_VERSION_NUM >= 190000
+typedef JsonbInState NlJsonbState;
+#define NL_JSONB_STATE_INIT {0}
+static inline JsonbValue *
+nl_jsonb_finish(NlJsonbState *ps, JsonbIteratorToken end)
+{
+	pushJsonbValue(ps, end, NULL);
+	return ps->result;
+}
+#else
+typedef JsonbParseState *NlJsonbState;
+#define NL_JSONB_STATE_INIT NULL
+static inline JsonbValue *
+nl_jsonb_finish(NlJsonbState *ps, JsonbIteratorToken end)
+{
+	return pushJsonbValue(ps, end, NULL);
+}
+#endif
+
 /* ---------- settings (nicelogin.c) ---------- */
 extern bool nl_require_exp;
 extern int	nl_leeway;

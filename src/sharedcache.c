@@ -59,6 +59,7 @@
  */
 #include "nicelogin.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "common/hashfn.h"

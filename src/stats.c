@@ -26,7 +26,7 @@
 #include "nicelogin.h"
 
 #include "access/xact.h"
-#include "commands/dbcommands.h"
+#include "commands/dbcommands.h"	/* get_database_name() up to 18 */
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -36,8 +36,10 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"	/* get_database_name() from 19 */
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(nicelogin_stats_answers);
 PG_FUNCTION_INFO_V1(nicelogin_stats_events);

@@ -228,7 +228,7 @@ b64_member(Jsonb *jwk, const char *name, int *len)
 }
 
 static void
-push_string(JsonbParseState **ps, const char *key, const char *val, int len)
+push_string(NlJsonbState *ps, const char *key, const char *val, int len)
 {
 	JsonbValue	k,
 				v;
@@ -244,7 +244,7 @@ push_string(JsonbParseState **ps, const char *key, const char *val, int len)
 }
 
 static void
-push_b64(JsonbParseState **ps, const char *key, const unsigned char *bytes, int len)
+push_b64(NlJsonbState *ps, const char *key, const unsigned char *bytes, int len)
 {
 	StringInfoData buf;
 
@@ -255,7 +255,7 @@ push_b64(JsonbParseState **ps, const char *key, const unsigned char *bytes, int 
 }
 
 static void
-push_number(JsonbParseState **ps, const char *key, int64 val)
+push_number(NlJsonbState *ps, const char *key, int64 val)
 {
 	JsonbValue	k,
 				v;
@@ -274,7 +274,7 @@ push_number(JsonbParseState **ps, const char *key, int64 val)
  * member whose value is null is left out.
  */
 static void
-push_members(JsonbParseState **ps, Jsonb *obj, bool skip_null)
+push_members(NlJsonbState *ps, Jsonb *obj, bool skip_null)
 {
 	JsonbIterator *it = JsonbIteratorInit(&obj->root);
 	JsonbValue	k,
@@ -324,7 +324,7 @@ typedef struct TestKey
 } TestKey;
 
 static void
-push_bn(JsonbParseState **ps, const char *key, const BIGNUM *bn, int pad)
+push_bn(NlJsonbState *ps, const char *key, const BIGNUM *bn, int pad)
 {
 	int			len = pad > 0 ? pad : BN_num_bytes(bn);
 	unsigned char *bytes = palloc(Max(len, 1));
@@ -598,7 +598,7 @@ is_public_member(const JsonbValue *k)
 static Jsonb *
 public_jwk(Jsonb *jwk, const TestKey *key)
 {
-	JsonbParseState *ps = NULL;
+	NlJsonbState ps = NL_JSONB_STATE_INIT;
 	JsonbIterator *it = JsonbIteratorInit(&jwk->root);
 	JsonbValue	k,
 				v;
@@ -626,7 +626,7 @@ public_jwk(Jsonb *jwk, const TestKey *key)
 	}
 	if (!has_member(jwk, "alg"))
 		push_string(&ps, "alg", key->alg->name, -1);
-	return JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
+	return JsonbValueToJsonb(nl_jsonb_finish(&ps, WJB_END_OBJECT));
 }
 
 /* ---------------------------------------------------------------- signing */
@@ -703,7 +703,7 @@ sign_input(const TestKey *key, const char *input, int input_len, StringInfo out)
 static text *
 make_token(Jsonb *claims, const TestKey *key, Jsonb *extra_header)
 {
-	JsonbParseState *ps = NULL;
+	NlJsonbState ps = NL_JSONB_STATE_INIT;
 	Jsonb	   *header;
 	char	   *header_text;
 	char	   *payload_text;
@@ -721,7 +721,7 @@ make_token(Jsonb *claims, const TestKey *key, Jsonb *extra_header)
 		push_string(&ps, "kid", key->kid, -1);
 	if (extra_header != NULL)
 		push_members(&ps, extra_header, true);
-	header = JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
+	header = JsonbValueToJsonb(nl_jsonb_finish(&ps, WJB_END_OBJECT));
 
 	header_text = JsonbToCString(NULL, &header->root, VARSIZE(header));
 	payload_text = JsonbToCString(NULL, &claims->root, VARSIZE(claims));
@@ -853,7 +853,7 @@ nicelogin_test_generate_key(PG_FUNCTION_ARGS)
 {
 	const TestAlg *alg;
 	Ossl	   *o;
-	JsonbParseState *ps = NULL;
+	NlJsonbState ps = NL_JSONB_STATE_INIT;
 	JsonbValue *res;
 	char	   *kid;
 
@@ -942,7 +942,7 @@ nicelogin_test_generate_key(PG_FUNCTION_ARGS)
 			}
 			break;
 	}
-	res = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
+	res = nl_jsonb_finish(&ps, WJB_END_OBJECT);
 	ossl_release(o);
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
 }
@@ -988,7 +988,7 @@ nicelogin_test_use_test_key(PG_FUNCTION_ARGS)
 	Jsonb	   *jwk = PG_GETARG_JSONB_P(0);
 	TestKey		key;
 	Jsonb	   *pub;
-	JsonbParseState *ps = NULL;
+	NlJsonbState ps = NL_JSONB_STATE_INIT;
 	JsonbValue	k,
 				v;
 	Jsonb	   *jwks;
@@ -1013,7 +1013,7 @@ nicelogin_test_use_test_key(PG_FUNCTION_ARGS)
 	v.val.binary.len = VARSIZE(pub) - VARHDRSZ;
 	pushJsonbValue(&ps, WJB_ELEM, &v);
 	pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
-	jwks = JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
+	jwks = JsonbValueToJsonb(nl_jsonb_finish(&ps, WJB_END_OBJECT));
 
 	/*
 	 * nicelogin's own nicelogin_set_jwks(jsonb), a member of the extension
@@ -1043,7 +1043,7 @@ nicelogin_test_authenticate_as(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *claims;
 	TestKey		key;
-	JsonbParseState *ps = NULL;
+	NlJsonbState ps = NL_JSONB_STATE_INIT;
 	int64		now;
 	const char *iss;
 	const char *aud;
@@ -1079,7 +1079,7 @@ nicelogin_test_authenticate_as(PG_FUNCTION_ARGS)
 	if (aud != NULL && aud[0] != '\0' && !has_member(claims, "aud"))
 		push_string(&ps, "aud", aud, -1);
 	push_members(&ps, claims, false);
-	claims = JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
+	claims = JsonbValueToJsonb(nl_jsonb_finish(&ps, WJB_END_OBJECT));
 
 	load_key(session_keys->jwk, &key);
 	token = make_token(claims, &key, NULL);

@@ -322,8 +322,12 @@ $standby->stop;
 my ($qk, $sk) = session($node, 'K');
 is($qk->("SELECT nicelogin_check($rs256)", 'K'), 'valid', 'K: valid');
 my $pid = $qk->('SELECT pg_backend_pid()', 'pid');
+my $log_offset = -s $node->logfile;
 kill 'KILL', $pid;
 eval { $sk->quit; };			# its connection is gone
+# until the postmaster has noticed the crash, a new connection still succeeds
+# and the restart comes after it: wait for the restart, then for the server
+$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
 ok($node->poll_query_until('postgres', 'SELECT true', 't'), 'the server is back after kill -9 of a backend');
 $i = info($node);
 is("$i->{entries}|$i->{hits}|$i->{inserts}", '0|0|0', 'after the crash: shared memory was reset, the cache is empty');
@@ -347,8 +351,10 @@ for my $how ('restart', 'crash')
 	{
 		my ($qc, $sc) = session($node, 'C');
 		my $cpid = $qc->('SELECT pg_backend_pid()', 'pid');
+		my $offset = -s $node->logfile;
 		kill 'KILL', $cpid;
 		eval { $sc->quit; };
+		$node->wait_for_log(qr/all server processes terminated; reinitializing/, $offset);
 		ok($node->poll_query_until('postgres', 'SELECT true', 't'), "the server is back after kill -9 ($how)");
 	}
 	is($node->safe_psql('postgres', "SELECT nicelogin_check($rs256)"), 'valid',

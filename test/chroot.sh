@@ -6,12 +6,16 @@
 #   bash test/chroot.sh run MAJOR [ARGS...]  bash test/run-tests.sh --pg MAJOR ARGS inside a fresh copy
 #   bash test/chroot.sh remove MAJOR         delete the cached chroot
 #
-# Majors and suites: 17 -> trixie, 18 -> sid (16 has no package in any Debian suite).
+# Majors and suites: 17 -> trixie, 18 -> sid, 19 -> sid plus experimental (19 is at release
+# candidate 1 there: postgresql-19, postgresql-server-dev-19 and the libpq they need come from
+# experimental, pinned by source package; experimental has no postgresql-19-pgtap, so that chroot
+# has no pgTAP and the pgTAP tests say SKIP on 19).  16 has no package in any Debian suite.
 # Run as root.  Steps of `run`:
-#   1. prepare: the chroot is cached in $NL_CHROOT_DIR/SUITE (default /var/tmp/nicelogin-chroots),
-#      with SUITE.stamp recording the suite, mirror and package list.  A missing or stale chroot is
-#      built from scratch: apt-get install debootstrap on the host if needed, `debootstrap
-#      --variant=minbase`, then apt-get install of NL_CHROOT_PACKAGES inside (network needed);
+#   1. prepare: the chroot is cached in $NL_CHROOT_DIR/NAME (default /var/tmp/nicelogin-chroots;
+#      NAME is the suite, or sid-experimental for 19), with NAME.stamp recording the suites, mirror
+#      and package list.  A missing or stale chroot is built from scratch: apt-get install
+#      debootstrap on the host if needed, `debootstrap --variant=minbase`, then apt-get install of
+#      the major's packages inside (network needed);
 #   2. the cached chroot is never written by a run: each run gets an overlay (copy-on-write) copy
 #      of it, removed afterwards, so runs on one machine cannot disturb each other;
 #   3. in new mount, network and pid namespaces (unshare): mounts /proc, /sys, /dev, /dev/pts and a
@@ -44,27 +48,50 @@ trap 'exit 129' HUP
 log() { printf 'chroot: %s\n' "$*" >&2; }
 die() { printf 'chroot: ERROR: %s\n' "$*" >&2; exit 1; }
 
-# The Debian suite that carries postgresql-MAJOR.
+# The Debian suite that debootstrap makes the chroot for MAJOR from.
 suite_of() {
 	case $1 in
 	17) echo trixie ;;
-	18) echo sid ;;
+	18 | 19) echo sid ;;
 	16) die "PostgreSQL 16 has no package in any Debian suite: it cannot be tested in a chroot" ;;
-	*) die "no Debian suite is set up for PostgreSQL $1 (known: 17 trixie, 18 sid)" ;;
+	*) die "no Debian suite is set up for PostgreSQL $1 (known: 17 trixie, 18 sid, 19 sid plus experimental)" ;;
 	esac
 }
 
-# What the test command needs inside (the same as test/lib.sh's NL_DEPS for that major).
+# The suite added on top of it, from which MAJOR's own packages come (pinned by source package,
+# so that nothing else is taken from it), or nothing.
+extra_suite_of() {
+	case $1 in
+	19) echo experimental ;; # 19 is at release candidate 1 in experimental
+	*) echo "" ;;
+	esac
+}
+
+# The name of MAJOR's cached chroot (its folder, lock, stamp and log in $NL_CHROOT_DIR).
+cache_of() {
+	local suite extra
+	suite=$(suite_of "$1") || exit 1
+	extra=$(extra_suite_of "$1")
+	echo "$suite${extra:+-$extra}"
+}
+
+# What the test command needs inside (the same as test/lib.sh's NL_DEPS for that major, whose
+# NL_PGTAP_PACKAGE is empty for 19 as here).
 packages_of() {
-	local m=$1
+	local m=$1 pgtap
+	pgtap="postgresql-$m-pgtap"
+	[ "$m" = 19 ] && pgtap="" # experimental has no postgresql-19-pgtap (yet)
 	echo "postgresql-$m postgresql-server-dev-$m build-essential libcurl4-openssl-dev libssl-dev" \
 		"pkg-config libipc-run-perl python3 make gcc valgrind iproute2 ca-certificates" \
-		"postgresql-$m-pgtap libtap-parser-sourcehandler-pgtap-perl"
+		"${pgtap:+$pgtap }libtap-parser-sourcehandler-pgtap-perl"
 }
 
 stamp_text() {
-	printf 'format %s\nsuite %s\nmirror %s\npackages %s\n' \
-		"$NL_CHROOT_FORMAT" "$(suite_of "$1")" "$NL_DEBIAN_MIRROR" "$(packages_of "$1")"
+	local extra
+	extra=$(extra_suite_of "$1")
+	printf 'format %s\nsuite %s\n' "$NL_CHROOT_FORMAT" "$(suite_of "$1")"
+	[ -z "$extra" ] || printf 'extra suite %s (src:postgresql-%s)\n' "$extra" "$1"
+	printf 'mirror %s\npackages %s\n' "$NL_DEBIAN_MIRROR" "$(packages_of "$1")"
 }
 
 # ---------------------------------------------------------------- mounts
@@ -105,19 +132,21 @@ ensure_debootstrap() {
 
 # Build the chroot for MAJOR from scratch into DIR.new, then move it to DIR and write the stamp.
 build_chroot() {
-	local major=$1 suite dir new try
+	local major=$1 suite extra name dir new try
 	suite=$(suite_of "$major")
-	dir=$NL_CHROOT_DIR/$suite
+	extra=$(extra_suite_of "$major")
+	name=$(cache_of "$major")
+	dir=$NL_CHROOT_DIR/$name
 	new=$dir.new
 	ensure_debootstrap
 	rm -rf "$new" "$dir.stamp"
-	log "debootstrap $suite (PostgreSQL $major) into $new"
+	log "debootstrap $suite${extra:+ (plus $extra)} (PostgreSQL $major) into $new"
 	for try in 1 2; do
-		if debootstrap --variant=minbase "$suite" "$new" "$NL_DEBIAN_MIRROR" >"$NL_CHROOT_DIR/$suite.log" 2>&1; then
+		if debootstrap --variant=minbase "$suite" "$new" "$NL_DEBIAN_MIRROR" >"$NL_CHROOT_DIR/$name.log" 2>&1; then
 			break
 		fi
-		tail -n 20 "$NL_CHROOT_DIR/$suite.log" >&2
-		[ "$try" = 2 ] && die "debootstrap of $suite failed (log: $NL_CHROOT_DIR/$suite.log)"
+		tail -n 20 "$NL_CHROOT_DIR/$name.log" >&2
+		[ "$try" = 2 ] && die "debootstrap of $suite failed (log: $NL_CHROOT_DIR/$name.log)"
 		log "debootstrap failed, trying again"
 		rm -rf "$new"
 	done
@@ -132,21 +161,29 @@ EOF
 	mkdir -p "$new/etc/postgresql-common"
 	echo 'create_main_cluster = false' >"$new/etc/postgresql-common/createcluster.conf"
 	cp /etc/resolv.conf "$new/etc/resolv.conf"
+	if [ -n "$extra" ]; then
+		# the extra suite's default priority (experimental's is 1) keeps everything else from it;
+		# the pin gives the major's own source package (server, client, libpq) priority 500, so
+		# that its newer libpq5 and libpq-dev replace the base suite's, as it needs
+		echo "deb $NL_DEBIAN_MIRROR $extra main" >"$new/etc/apt/sources.list.d/$extra.list"
+		printf 'Package: src:postgresql-%s\nPin: release a=%s\nPin-Priority: 500\n' "$major" "$extra" \
+			>"$new/etc/apt/preferences.d/99nicelogin"
+	fi
 	log "apt-get install $(packages_of "$major")"
 	# shellcheck disable=SC2046  # the package list is words
 	if ! unshare --mount --propagation private --pid --fork --kill-child \
 		bash "${BASH_SOURCE[0]}" _in_ns "$new" -- \
 		/usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C \
 		sh -c 'apt-get update -q && apt-get install -y -q --no-install-recommends "$@" && apt-get clean' \
-		apt $(packages_of "$major") >>"$NL_CHROOT_DIR/$suite.log" 2>&1; then
-		tail -n 30 "$NL_CHROOT_DIR/$suite.log" >&2
-		die "apt-get install in the $suite chroot failed (log: $NL_CHROOT_DIR/$suite.log)"
+		apt $(packages_of "$major") >>"$NL_CHROOT_DIR/$name.log" 2>&1; then
+		tail -n 30 "$NL_CHROOT_DIR/$name.log" >&2
+		die "apt-get install in the $name chroot failed (log: $NL_CHROOT_DIR/$name.log)"
 	fi
-	[ -x "$new/usr/lib/postgresql/$major/bin/postgres" ] || die "no postgres $major in the $suite chroot"
+	[ -x "$new/usr/lib/postgresql/$major/bin/postgres" ] || die "no postgres $major in the $name chroot"
 	rm -rf "$dir"
 	mv "$new" "$dir"
 	stamp_text "$major" >"$dir.stamp"
-	log "chroot ready: $dir"
+	log "chroot ready: $dir (postgresql-$major $(dpkg-query --admindir="$dir/var/lib/dpkg" -W -f='${Version}' "postgresql-$major" 2>/dev/null || echo '?'))"
 }
 
 # Take the lock of MAJOR's cache (exclusive while checking and building), build the chroot if it
@@ -154,7 +191,7 @@ EOF
 # rebuilds it while this one uses it).
 prepare() {
 	local major=$1 suite dir
-	suite=$(suite_of "$major")
+	suite=$(cache_of "$major")
 	dir=$NL_CHROOT_DIR/$suite
 	[ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot and mounts need it)"
 	mkdir -p "$NL_CHROOT_DIR"
@@ -200,7 +237,7 @@ fail_run() {
 run() {
 	local major=$1 suite base run_dir merged src vars=() v
 	shift
-	suite=$(suite_of "$major") || fail_run "$major" "no Debian suite carries PostgreSQL $major"
+	suite=$(cache_of "$major") || fail_run "$major" "no Debian suite carries PostgreSQL $major"
 	(prepare "$major") || fail_run "$major" "could not build the $suite chroot"
 	# the subshell's lock is gone: take the shared one for this process
 	exec 9>"$NL_CHROOT_DIR/$suite.lock"
@@ -295,7 +332,7 @@ prepare) [ $# -eq 2 ] || die "usage: prepare MAJOR"; prepare "$2" ;;
 run) [ $# -ge 2 ] || die "usage: run MAJOR [ARGS...]"; shift; run "$@" ;;
 remove)
 	[ $# -eq 2 ] || die "usage: remove MAJOR"
-	suite=$(suite_of "$2")
+	suite=$(cache_of "$2")
 	exec 9>"$NL_CHROOT_DIR/$suite.lock"
 	flock -x 9
 	rm -rf "${NL_CHROOT_DIR:?}/$suite" "$NL_CHROOT_DIR/$suite.stamp" "$NL_CHROOT_DIR/$suite.new"

@@ -202,7 +202,7 @@ cat <<'EOF'
 Next steps:
   README.md            the quick start snippet, every function, the settings, the security model
   examples/            the same in an API: FastAPI, Flask, Django and Express apps, tested
-  bash test/run-tests.sh   every test, on PostgreSQL 15, 17 and 18
+  bash test/run-tests.sh   every test, on PostgreSQL 15, 17, 18 and 19
 EOF
 if [ "$KEEP" = 1 ]; then
 	cat <<EOF

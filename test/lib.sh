@@ -36,15 +36,19 @@ NL_PG_USER=${NL_PG_USER:-postgres}
 export DEBIAN_FRONTEND=noninteractive
 
 # nl_use_major MAJOR: test against PostgreSQL MAJOR.  Sets NL_PG_MAJOR, NL_PGBIN (NL_PGBIN from
-# the environment, as /work/tools/isolate.sh sets it, wins) and NL_DEPS, the packages a fresh
-# Debian machine needs for building, testing and the demo.
+# the environment, as /work/tools/isolate.sh sets it, wins), NL_PGTAP_PACKAGE (pgTAP's Debian
+# package for MAJOR, or empty where Debian has none: the pgTAP tests then say SKIP) and NL_DEPS,
+# the packages a fresh Debian machine needs for building, testing and the demo.
 nl_use_major() {
 	NL_PG_MAJOR=$1
 	NL_PGBIN=${_NL_PGBIN_ENV:-/usr/lib/postgresql/$NL_PG_MAJOR/bin}
+	NL_PGTAP_PACKAGE=postgresql-$NL_PG_MAJOR-pgtap
+	# 19 (release candidate, from experimental): no postgresql-19-pgtap yet (test/chroot.sh)
+	[ "$NL_PG_MAJOR" != 19 ] || NL_PGTAP_PACKAGE=
 	NL_DEPS=(
 		"postgresql-$NL_PG_MAJOR" "postgresql-server-dev-$NL_PG_MAJOR" libcurl4-openssl-dev libssl-dev
 		pkg-config libipc-run-perl make gcc python3 valgrind
-		"postgresql-$NL_PG_MAJOR-pgtap" libtap-parser-sourcehandler-pgtap-perl
+		${NL_PGTAP_PACKAGE:+"$NL_PGTAP_PACKAGE"} libtap-parser-sourcehandler-pgtap-perl
 	)
 	# The example apps' and the pooler's (test/scripts/example_apps.sh, pgbouncer_pooling.sh), on
 	# the host only: a chroot has test/chroot.sh's package list, and those scripts run on the host's major only.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test/run-tests.sh -- the test command: build warning-free, install, run every test suite.
 #
-#   bash test/run-tests.sh              all suites on PostgreSQL 15 (host), 17 and 18 (chroots)
+#   bash test/run-tests.sh              all suites on PostgreSQL 15 (host), 17, 18 and 19 (chroots)
 #   bash test/run-tests.sh --pg 17      one major only (or a list: --pg 15,18)
 #   bash test/run-tests.sh --valgrind   the pg_regress suite with the postmaster under valgrind
 #   bash test/run-tests.sh --keep       keep the staged tree (logs, results/) even when all pass
@@ -42,7 +42,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 # The majors CI tests, in the order they run (15 first: later majors restore its dump).
-NL_CI_MAJORS="15 17 18"
+NL_CI_MAJORS="15 17 18 19"
 
 MODE=all
 ONLY=
@@ -53,7 +53,7 @@ while [ $# -gt 0 ]; do
 	--valgrind) MODE=valgrind; PASS_ARGS+=("$1") ;;
 	--keep) NL_KEEP_STAGE=1; PASS_ARGS+=("$1") ;;
 	--only) [ $# -ge 2 ] || nl_die "--only needs a list"; ONLY=$2; PASS_ARGS+=("$1" "$2"); shift ;;
-	--pg) [ $# -ge 2 ] || nl_die "--pg needs a major (15, 17, 18) or a list"; MAJORS=${2//,/ }; shift ;;
+	--pg) [ $# -ge 2 ] || nl_die "--pg needs a major (15, 17, 18, 19) or a list"; MAJORS=${2//,/ }; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; nl_die "unknown option: $1" ;;
 	esac
@@ -87,9 +87,9 @@ only_has() {
 MAJORS=($MAJORS)
 for m in "${MAJORS[@]}"; do
 	case $m in
-	15 | 17 | 18) ;;
+	15 | 17 | 18 | 19) ;;
 	16) nl_die "PostgreSQL 16 has no Debian package, so it cannot be tested here (see the README, \"PostgreSQL versions\")" ;;
-	*) nl_die "--pg: unknown major '$m' (15, 17, 18)" ;;
+	*) nl_die "--pg: unknown major '$m' (15, 17, 18, 19)" ;;
 	esac
 done
 

@@ -8,7 +8,7 @@
 # invalidation triggers, and give every fixture token the same verdict.
 #   NL_DUMP_EXPORT=DIR  (set by test/run-tests.sh on 15, the host's major): the dumps and what
 #                       they must give (contents, verdicts, triggers, version) are left in DIR;
-#   NL_DUMP_IMPORT=DIR  (set on 17 and 18, pointing at a copy of that DIR): those dumps, made by
+#   NL_DUMP_IMPORT=DIR  (set on 17, 18 and 19, pointing at a copy of that DIR): those dumps, made by
 #                       15's pg_dump, are restored with this major's pg_restore and psql and must
 #                       give what they gave on 15; then a deletion in each table must still reach
 #                       a session's caches.
