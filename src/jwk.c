@@ -499,7 +499,7 @@ nl_jwk_public(JsonbContainer *jwk)
 	char	   *use;
 	const char *const *own;
 	int			nown;
-	JsonbParseState *ps = NULL;
+	NlJsonbState ps = NL_JSONB_STATE_INIT;
 	JsonbIterator *it;
 	JsonbValue	k,
 				v;
@@ -546,7 +546,7 @@ nl_jwk_public(JsonbContainer *jwk)
 			pushJsonbValue(&ps, WJB_VALUE, &v);
 		}
 	}
-	return JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
+	return JsonbValueToJsonb(nl_jsonb_finish(&ps, WJB_END_OBJECT));
 }
 
 /* Parses one JWK object into *key; false with err filled when refused. */

@@ -618,7 +618,7 @@ nicelogin_public_jwks(PG_FUNCTION_ARGS)
 	nl_extension_get(&ext);
 	rel = table_open(nl_member_table(&ext, "nicelogin_keys", "1.0", NoLock, NULL), AccessShareLock);
 	attnum = get_attnum(RelationGetRelid(rel), "jwk");
-	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	scan = nl_table_beginscan(rel, GetActiveSnapshot());
 	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		bool		isnull;
