@@ -11,8 +11,6 @@
 use strict;
 use warnings;
 
-use Cwd qw(abs_path);
-use File::Basename qw(dirname);
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -23,29 +21,10 @@ use FindBin;
 use lib $FindBin::Bin;
 use NiceloginFixtures;
 
-my $root = abs_path(dirname(__FILE__) . '/..');
 my $jwks = fixture_text('jwks.json');
 my $alice_id = '11111111-1111-4111-8111-111111111111';
 my $alice_co = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
 
-# Tokens signed here with the fixture key rsa1: one per claims object given.
-sub sign_tokens
-{
-	my @claims = @_;
-	my $in = "${PostgreSQL::Test::Utils::tmp_check}/claims.json";
-	unlink $in;
-	PostgreSQL::Test::Utils::append_to_file($in, encode_json(\@claims));
-	my $out = `python3 -c '
-import json, sys
-sys.path.insert(0, "$root/test")
-import nljwt
-for c in json.load(open(sys.argv[1])):
-    print(nljwt.sign({"alg": "RS256", "kid": "rsa1", "typ": "JWT"}, c, "RS256",
-                     "$root/test/fixtures/keys/rs256.pem"))
-' $in`;
-	die "signing failed" if $? != 0;
-	return split /\n/, $out;
-}
 
 sub lit { my ($t) = @_; die "bad token" unless $t =~ /^[A-Za-z0-9_.-]+$/; return "'$t'"; }
 

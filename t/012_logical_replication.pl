@@ -39,24 +39,8 @@ my $jwks = decode_json(fixture_text('jwks.json'));
 my $alice_id = '11111111-1111-4111-8111-111111111111';
 my $carol_id = '33333333-3333-4333-8333-333333333333';
 
-# Tokens signed with the fixture key rsa1, one per claims object given.
-sub sign_tokens
-{
-	my @claims = @_;
-	my $in = "${PostgreSQL::Test::Utils::tmp_check}/claims.json";
-	unlink $in;
-	PostgreSQL::Test::Utils::append_to_file($in, encode_json(\@claims));
-	my $out = `python3 -c '
-import json, sys
-sys.path.insert(0, "$root/test")
-import nljwt
-for c in json.load(open(sys.argv[1])):
-    print(nljwt.sign({"alg": "RS256", "kid": "rsa1", "typ": "JWT"}, c, "RS256",
-                     "$root/test/fixtures/keys/rs256.pem"))
-' $in`;
-	die "signing failed" if $? != 0;
-	return map { "'$_'" } split /\n/, $out;
-}
+# Tokens signed with the fixture key rsa1, as SQL literals.
+sub signed_literals { return map { "'$_'" } sign_tokens(@_); }
 
 # The fixture key set without the keys of these kids, as a file for the
 # stand-in server and as a SQL literal.
@@ -279,7 +263,7 @@ $pub->safe_psql('postgres', "SELECT nicelogin_set_jwks(" . jwks_lit(encode_json(
 
 # ------------------------------------------------------------------ how long it takes
 my $n = 20;
-my @toks = sign_tokens(map { { sub => $alice_id, exp => 4102444800, iat => 1767225600, jti => "lat-$_" } } 1 .. $n);
+my @toks = signed_literals(map { { sub => $alice_id, exp => 4102444800, iat => 1767225600, jti => "lat-$_" } } 1 .. $n);
 $pub->wait_for_catchup('nl_sub');
 for my $t (@toks)
 {

@@ -16,7 +16,7 @@ use PostgreSQL::Test::Utils qw(slurp_file);
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(fixture_text tok jwks_lit start_api_server api_ctl wait_for_value);
+our @EXPORT = qw(fixture_text tok jwks_lit sign_tokens start_api_server api_ctl wait_for_value);
 
 my $root = File::Spec->rel2abs(File::Spec->catdir(dirname(__FILE__), '..'));
 
@@ -46,6 +46,26 @@ sub jwks_lit
 	my ($text) = @_;
 	die "key set contains the quote tag" if $text =~ /\$nljwks\$/;
 	return "\$nljwks\$$text\$nljwks\$::jsonb";
+}
+
+# Tokens signed at test time with the fixture key rsa1 (test/nljwt.py), one
+# per claims hash given (claims with an exp seconds away, say); bare tokens.
+sub sign_tokens
+{
+	my @claims = @_;
+	my $in = "${PostgreSQL::Test::Utils::tmp_check}/claims.json";
+	unlink $in;
+	PostgreSQL::Test::Utils::append_to_file($in, encode_json(\@claims));
+	my $out = `python3 -c '
+import json, sys
+sys.path.insert(0, "$root/test")
+import nljwt
+for c in json.load(open(sys.argv[1])):
+    print(nljwt.sign({"alg": "RS256", "kid": "rsa1", "typ": "JWT"}, c, "RS256",
+                     "$root/test/fixtures/keys/rs256.pem"))
+' $in`;
+	die "signing failed" if $? != 0;
+	return split /\n/, $out;
 }
 
 # Starts test/nicelogin_server.py on a free port of its own, waits for it
