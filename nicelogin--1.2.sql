@@ -639,7 +639,8 @@ ALTER TABLE nicelogin_revocations ENABLE REPLICA TRIGGER nicelogin_revocations_a
 -- revocation or deactivation, made before or after a cutover; the keys and
 -- the fetch the subscriber's worker stored before the subscription existed)
 -- would stop the subscription with a unique violation.  Instead it merges:
--- a revocation keeps the later expiry (NULL: for good), a deactivation
+-- a revocation keeps the later expiry (NULL: for good; a replicated update
+-- of a revocation too), a deactivation
 -- stays, a key or the fetch row of the publisher replaces the local one.
 CREATE FUNCTION nicelogin_merge_applied_row()
 RETURNS trigger
@@ -649,10 +650,19 @@ AS $nl_merge$
 DECLARE
     present boolean;
 BEGIN
-    IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' OR TG_LEVEL OPERATOR(pg_catalog.<>) 'ROW'
+    IF TG_OP OPERATOR(pg_catalog.<>) ALL (ARRAY['INSERT', 'UPDATE']) OR TG_LEVEL OPERATOR(pg_catalog.<>) 'ROW'
        OR TG_WHEN OPERATOR(pg_catalog.<>) 'BEFORE' THEN
-        RAISE EXCEPTION 'nicelogin_merge_applied_row() must be called as a BEFORE INSERT row trigger'
+        RAISE EXCEPTION 'nicelogin_merge_applied_row() must be called as a BEFORE INSERT or UPDATE row trigger'
             USING ERRCODE = 'triggered_action_exception';
+    END IF;
+    -- a replicated update of a revocation (the publisher revoked it again)
+    -- keeps the later expiry too: a subscriber's revocation for good stays so
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+        IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'nicelogin_revocations' THEN
+            NEW.expires_at := CASE WHEN OLD.expires_at IS NULL OR NEW.expires_at IS NULL THEN NULL
+                                   ELSE GREATEST(OLD.expires_at, NEW.expires_at) END;
+        END IF;
+        RETURN NEW;
     END IF;
     -- look first: a statement that writes would fire the statement triggers
     -- for every replicated row, also when there is nothing to merge
@@ -703,7 +713,7 @@ BEGIN
 END
 $nl_merge$;
 COMMENT ON FUNCTION nicelogin_merge_applied_row() IS
-    'row trigger for logical replication''s apply: a replicated row whose key the subscriber already has merges with it (a revocation keeps the later expiry, a deactivation stays, a key or the last fetch is replaced) instead of stopping the subscription';
+    'row trigger for logical replication''s apply: a replicated row whose key the subscriber already has merges with it (a revocation keeps the later expiry, also when the publisher updates it, a deactivation stays, a key or the last fetch is replaced) instead of stopping the subscription';
 REVOKE ALL ON FUNCTION nicelogin_merge_applied_row() FROM PUBLIC;
 
 CREATE TRIGGER nicelogin_keys_merge
@@ -713,7 +723,7 @@ CREATE TRIGGER nicelogin_deactivated_users_merge
     BEFORE INSERT ON nicelogin_deactivated_users
     FOR EACH ROW EXECUTE FUNCTION nicelogin_merge_applied_row();
 CREATE TRIGGER nicelogin_revocations_merge
-    BEFORE INSERT ON nicelogin_revocations
+    BEFORE INSERT OR UPDATE ON nicelogin_revocations
     FOR EACH ROW EXECUTE FUNCTION nicelogin_merge_applied_row();
 CREATE TRIGGER nicelogin_jwks_fetch_merge
     BEFORE INSERT ON nicelogin_jwks_fetch

@@ -198,7 +198,11 @@ headers_guc(void)
  * chosen by the same client that could SET it a moment later)?  Not from
  * ALTER DATABASE / ALTER ROLE ... SET or the server configuration: those
  * would give every session that sets no header an identity.  The same rule
- * as nicelogin.token's check hook (nicelogin.c).
+ * as nicelogin.token's check hook (nicelogin.c), with one difference: that
+ * hook also refuses a function's SET clause when the function is created,
+ * where request.headers (PostgREST's setting, which nicelogin only reads) is
+ * left alone; such a clause acts like a set_config() in the function's body,
+ * and its owner must hold the genuine token it names.
  */
 static inline bool
 headers_from_session(void)

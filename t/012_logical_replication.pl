@@ -247,6 +247,13 @@ running('the publisher revoked what the subscriber had revoked');
 is( $sub->safe_psql('postgres',
 		"SELECT count(*), bool_and(expires_at IS NULL) FROM nicelogin_revocations WHERE value = 'sid-alice-1'"),
 	'1|t', 'subscriber: one row, for good (the later expiry)');
+# revoked again on the publisher: its row is updated there, and the replicated UPDATE keeps
+# the subscriber's revocation for good too
+$pub->safe_psql('postgres', "SELECT nicelogin_revoke_sid('sid-alice-1', '2200-01-01')");
+running('the publisher revoked it again');
+is( $sub->safe_psql('postgres',
+		"SELECT count(*), bool_and(expires_at IS NULL) FROM nicelogin_revocations WHERE value = 'sid-alice-1'"),
+	'1|t', 'subscriber: a replicated update keeps the revocation for good');
 all_say(tok('es256'), 'revoked', 'after the merge');
 $pub->safe_psql('postgres', "SELECT nicelogin_unrevoke_sid('sid-alice-1')");
 $pub->wait_for_catchup('nl_sub');
