@@ -170,7 +170,8 @@ ALTER TABLE nicelogin_revocations ENABLE REPLICA TRIGGER nicelogin_revocations_a
 -- would stop the subscription with a unique violation.  Instead it merges:
 -- a revocation keeps the later expiry (NULL: for good; a replicated update
 -- of a revocation too), a deactivation
--- stays, a key or the fetch row of the publisher replaces the local one.
+-- stays, a key or the fetch row of the publisher replaces the local one
+-- (and the initial copy of nicelogin_keys replaces the whole local set).
 CREATE FUNCTION nicelogin_merge_applied_row()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -219,6 +220,22 @@ BEGIN
             RETURN NULL;
         END IF;
     ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'nicelogin_keys' THEN
+        -- the initial copy of the table (its synchronization worker, while
+        -- the data is copied): the subscriber's key set becomes exactly the
+        -- publisher's, so every row that this transaction did not copy goes
+        IF EXISTS (SELECT FROM pg_catalog.pg_stat_subscription s
+                     JOIN pg_catalog.pg_subscription_rel r
+                       ON r.srsubid OPERATOR(pg_catalog.=) s.subid
+                      AND r.srrelid OPERATOR(pg_catalog.=) s.relid
+                    WHERE s.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
+                      AND s.relid OPERATOR(pg_catalog.=) TG_RELID
+                      AND r.srsubstate OPERATOR(pg_catalog.=) 'd') THEN
+            EXECUTE pg_catalog.format(
+                'DELETE FROM %I.%I AS k'
+                ' WHERE k.xmin OPERATOR(pg_catalog.<>) pg_catalog.pg_current_xact_id()::pg_catalog.xid',
+                TG_TABLE_SCHEMA, TG_TABLE_NAME);
+            RETURN NEW;
+        END IF;
         EXECUTE pg_catalog.format(
             'SELECT EXISTS (SELECT FROM %I.%I AS k WHERE k.kid OPERATOR(pg_catalog.=) $1'
             ' OR ($1 IS NULL AND k.kid IS NULL AND k.jwk OPERATOR(pg_catalog.=) $2))',
@@ -242,7 +259,7 @@ BEGIN
 END
 $nl_merge$;
 COMMENT ON FUNCTION nicelogin_merge_applied_row() IS
-    'row trigger for logical replication''s apply: a replicated row whose key the subscriber already has merges with it (a revocation keeps the later expiry, also when the publisher updates it, a deactivation stays, a key or the last fetch is replaced) instead of stopping the subscription';
+    'row trigger for logical replication''s apply: a replicated row whose key the subscriber already has merges with it (a revocation keeps the later expiry, also when the publisher updates it, a deactivation stays, a key or the last fetch is replaced; the initial copy of the keys replaces the whole local set) instead of stopping the subscription';
 REVOKE ALL ON FUNCTION nicelogin_merge_applied_row() FROM PUBLIC;
 
 CREATE TRIGGER nicelogin_keys_merge

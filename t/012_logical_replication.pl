@@ -111,7 +111,12 @@ $pub->safe_psql('postgres', q{
 is($pub->safe_psql('postgres', 'SELECT nicelogin_purge_revocations()'), '1',
 	'publisher: nicelogin_purge_revocations deletes');
 
-# The subscriber revoked and deactivated on its own, the same jti and user.
+# The subscriber revoked and deactivated on its own, the same jti and user, and holds a key the
+# publisher lacks (the initial copy must replace the whole set, not only the same kids).
+$sub->safe_psql('postgres', q{
+	INSERT INTO nicelogin_keys (kid, kty, alg, use, jwk)
+	SELECT 'sub-only', kty, alg, use, jsonb_set(jwk, '{kid}', '"sub-only"')
+	  FROM nicelogin_keys WHERE kid = 'rsa1'});
 $sub->safe_psql('postgres', qq{
 	SELECT nicelogin_revoke_jti('jti-shared');
 	INSERT INTO nicelogin_deactivated_users (user_id, deactivated_by) VALUES ('$carol_id', 'subscriber')});
@@ -140,7 +145,7 @@ running('the initial copy');
 
 my $keys_sql = 'SELECT string_agg(jwk::text, \',\' ORDER BY kid) || count(*) FROM nicelogin_keys';
 is($sub->safe_psql('postgres', $keys_sql), $pub->safe_psql('postgres', $keys_sql),
-	'initial copy: the publisher\'s keys replaced the subscriber\'s');
+	'initial copy: the publisher\'s keys replaced the subscriber\'s, the key only it had too');
 my $fetch_sql = 'SELECT fetched_at, fetched_by, keys, (SELECT count(*) FROM nicelogin_jwks_fetch) FROM nicelogin_jwks_fetch';
 is($sub->safe_psql('postgres', $fetch_sql), $pub->safe_psql('postgres', $fetch_sql),
 	'initial copy: the publisher\'s fetch row replaced the subscriber\'s');
