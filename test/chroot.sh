@@ -9,7 +9,8 @@
 # Majors and suites: 17 -> trixie, 18 -> sid, 19 -> sid plus experimental (19 is at release
 # candidate 1 there: postgresql-19, postgresql-server-dev-19 and the libpq they need come from
 # experimental, pinned by source package; experimental has no postgresql-19-pgtap, so that chroot
-# has no pgTAP and the pgTAP tests say SKIP on 19).  16 has no package in any Debian suite.
+# has no pgTAP and the pgTAP tests say SKIP on 19; it also has sid's 18, for a pg_upgrade 18 -> 19).
+# 16 has no package in any Debian suite.
 # Run as root.  Steps of `run`:
 #   1. prepare: the chroot is cached in $NL_CHROOT_DIR/NAME (default /var/tmp/nicelogin-chroots;
 #      NAME is the suite, or sid-experimental for 19), with NAME.stamp recording the suites, mirror
@@ -78,10 +79,13 @@ cache_of() {
 # What the test command needs inside (the same as test/lib.sh's NL_DEPS for that major, whose
 # NL_PGTAP_PACKAGE is empty for 19 as here).
 packages_of() {
-	local m=$1 pgtap
+	local m=$1 pgtap older=""
 	pgtap="postgresql-$m-pgtap"
 	[ "$m" = 19 ] && pgtap="" # experimental has no postgresql-19-pgtap (yet)
-	echo "postgresql-$m postgresql-server-dev-$m build-essential libcurl4-openssl-dev libssl-dev" \
+	# 19's chroot also carries sid's 18, for t/013_pg_upgrade.pl's pg_upgrade 18 -> 19 (the test
+	# command builds and installs nicelogin for every older major it finds in a chroot)
+	[ "$m" = 19 ] && older="postgresql-18 postgresql-server-dev-18 "
+	echo "postgresql-$m postgresql-server-dev-$m ${older}build-essential libcurl4-openssl-dev libssl-dev" \
 		"pkg-config libipc-run-perl python3 make gcc valgrind iproute2 ca-certificates" \
 		"${pgtap:+$pgtap }libtap-parser-sourcehandler-pgtap-perl"
 }

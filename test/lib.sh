@@ -9,7 +9,8 @@
 #   nl_install_deps             apt-get install what building and testing need (skipped when present)
 #   nl_stage_tree               copy the repo, without build products, to a new /tmp/nicelogin.XXXXXX
 #                               (pg_regress writes results/ into it); sets NL_STAGE
-#   nl_build_install DIR LOG    make -j2 (as root) in DIR, then make install; 2 = compiler warnings
+#   nl_build_install DIR LOG [PGBIN]  make -j2 (as root) in DIR, then make install, for the
+#                               PostgreSQL of PGBIN (default $NL_PGBIN); 2 = compiler warnings
 #   nl_find_vectors [DEST]      find the Wycheproof vectors, copy them under DEST, export NICELOGIN_VECTORS
 #   nl_start_cluster DIR PORT   initdb + pg_ctl start as postgres, socket in DIR; exports PGHOST PGPORT PGUSER
 #   nl_stop_cluster DIR         (on exit too, unless NL_KEEP_CLUSTER=1)
@@ -174,10 +175,10 @@ _nl_remove_stage() {
 # but the compiler printed a warning.  Build from a fresh copy (nl_stage_tree) so every file is
 # compiled and no warning hides in an object left by an earlier build.
 nl_build_install() {
-	local dir=${1:-$NL_REPO} log=${2:-}
+	local dir=${1:-$NL_REPO} log=${2:-} pgbin=${3:-$NL_PGBIN}
 	[ -n "$log" ] || log=$(mktemp /tmp/nicelogin-build.XXXXXX.log)
 	nl_log "building in $dir (log: $log)"
-	if ! make -C "$dir" -j2 PG_CONFIG="$NL_PGBIN/pg_config" >"$log" 2>&1; then
+	if ! make -C "$dir" -j2 PG_CONFIG="$pgbin/pg_config" >"$log" 2>&1; then
 		grep -E -A3 'error:|Error [0-9]' "$log" | head -n 60 >&2 || true
 		nl_log "build failed (full log: $log)"
 		return 1
@@ -188,12 +189,12 @@ nl_build_install() {
 		nl_log "the compiler printed warnings (above)"
 		warned=1
 	fi
-	if ! make -C "$dir" install PG_CONFIG="$NL_PGBIN/pg_config" >>"$log" 2>&1; then
+	if ! make -C "$dir" install PG_CONFIG="$pgbin/pg_config" >>"$log" 2>&1; then
 		tail -n 20 "$log" >&2
 		nl_log "make install failed (full log: $log)"
 		return 1
 	fi
-	nl_log "built and installed into $("$NL_PGBIN/pg_config" --pkglibdir)"
+	nl_log "built and installed into $("$pgbin/pg_config" --pkglibdir)"
 	[ "$warned" = 0 ] || return 2
 }
 

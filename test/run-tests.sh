@@ -18,7 +18,9 @@
 # time, then the total.  For one major, steps:
 #   1. apt-get install the build and test dependencies (skipped when all are installed);
 #   2. copy the repo to /tmp/nicelogin.XXXXXX (owned by postgres; pg_regress writes there),
-#      build it with `make -j2` (any compiler warning fails the run) and `make install`;
+#      build it with `make -j2` (any compiler warning fails the run) and `make install`; in a
+#      chroot that also has an older major (19's has 18), build and install it for that one too,
+#      for t/013_pg_upgrade.pl's pg_upgrade across majors (NL_UPGRADE_FROM_BINDIR);
 #   3. start a cluster (unix socket in the staged tree, port 5499) and the stand-in NiceLogin
 #      server (test/nicelogin_server.py, 127.0.0.1:18089);
 #   4. as postgres, the Makefile's suites one by one: REGRESS (pg_regress), ISOLATION
@@ -262,6 +264,28 @@ nl_stage_tree
 LOGS=$NL_STAGE/test-logs
 mkdir -p "$LOGS"
 nl_find_vectors "$NL_STAGE/test/vectors"
+# For t/013_pg_upgrade.pl's pg_upgrade across majors: in a chroot, the newest major older than the
+# one under test whose server and headers are installed beside it (19's chroot carries sid's 18,
+# see test/chroot.sh) gets nicelogin too, built warning-free from its own copy of the tree; the
+# test reads NL_UPGRADE_FROM_BINDIR.  Not on the host: its other majors' folders are not the
+# run's to install into.
+OLDER_MAJOR=
+if [ -n "${NL_IN_CHROOT:-}" ]; then
+	for d in /usr/lib/postgresql/*/bin/pg_config; do
+		[ -x "$d" ] || continue
+		m=${d#/usr/lib/postgresql/}
+		m=${m%%/*}
+		if [[ $m =~ ^[0-9]+$ ]] && [ "$m" -lt "$NL_PG_MAJOR" ] && [ "$m" -gt "${OLDER_MAJOR:-0}" ] &&
+			[ -x "/usr/lib/postgresql/$m/bin/postgres" ] && [ -f "$("$d" --pgxs)" ]; then
+			OLDER_MAJOR=$m
+		fi
+	done
+fi
+if [ -n "$OLDER_MAJOR" ]; then
+	OLDER_STAGE=$NL_STAGE.pg$OLDER_MAJOR
+	cp -a "$NL_STAGE" "$OLDER_STAGE"
+	nl_on_exit "_nl_remove_stage '$OLDER_STAGE'"
+fi
 build_rc=0
 nl_build_install "$NL_STAGE" "$LOGS/build.log" || build_rc=$?
 case $build_rc in
@@ -269,6 +293,16 @@ case $build_rc in
 2) fail "build: the compiler printed warnings (see above)" ;;
 *) fail "build"; finish ;;
 esac
+if [ -n "$OLDER_MAJOR" ]; then
+	build_rc=0
+	nl_build_install "$OLDER_STAGE" "$LOGS/build-pg$OLDER_MAJOR.log" "/usr/lib/postgresql/$OLDER_MAJOR/bin" ||
+		build_rc=$?
+	case $build_rc in
+	0) export NL_UPGRADE_FROM_BINDIR=/usr/lib/postgresql/$OLDER_MAJOR/bin ;;
+	2) fail "build for PostgreSQL $OLDER_MAJOR: the compiler printed warnings (see above)" ;;
+	*) fail "build for PostgreSQL $OLDER_MAJOR" ;;
+	esac
+fi
 chown -R "$NL_PG_USER": "$NL_STAGE"
 
 if [ ! -f "$NL_STAGE/test/fixtures/jwks.json" ] && [ -f "$NL_STAGE/test/gen_fixtures.py" ]; then
