@@ -24,14 +24,26 @@ DECLARE
     suspects text;
     drops text;
     fix text;
+    -- a schema of its own only where CREATE SCHEMA nicelogin can work
+    can_move boolean := NOT EXISTS (SELECT FROM pg_catalog.pg_namespace
+                                     WHERE nspname OPERATOR(pg_catalog.=) 'nicelogin');
 BEGIN
-    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname)
-      INTO writers
-      FROM pg_catalog.pg_roles r
-     WHERE NOT r.rolsuper
-       -- stands for the database's owner, who is looked at as a role of its own
-       AND r.oid OPERATOR(pg_catalog.<>) 'pg_database_owner'::pg_catalog.regrole::pg_catalog.oid
-       AND pg_catalog.has_schema_privilege(r.oid, schema_oid, 'CREATE');
+    -- CREATE granted to PUBLIC: every role (say so, rather than list them all)
+    IF EXISTS (SELECT FROM pg_catalog.pg_namespace n
+                CROSS JOIN LATERAL pg_catalog.aclexplode(COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a
+               WHERE n.oid OPERATOR(pg_catalog.=) schema_oid
+                 AND a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+                 AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE') THEN
+        writers := 'PUBLIC';
+    ELSE
+        SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname)
+          INTO writers
+          FROM pg_catalog.pg_roles r
+         WHERE NOT r.rolsuper
+           -- stands for the database's owner, who is looked at as a role of its own
+           AND r.oid OPERATOR(pg_catalog.<>) 'pg_database_owner'::pg_catalog.regrole::pg_catalog.oid
+           AND pg_catalog.has_schema_privilege(r.oid, schema_oid, 'CREATE');
+    END IF;
     IF writers IS NULL THEN
         RETURN;
     END IF;
@@ -103,9 +115,13 @@ BEGIN
     USING ERRCODE = 'insufficient_privilege',
           DETAIL = 'They could create functions, operators or tables there that shadow nicelogin''s, which superusers, administrators and the refresh worker would then use; nicelogin is not updated in such a schema.'
                    || COALESCE(' Objects there named like nicelogin''s that are not part of the extension: ' || suspects || '.', ''),
-          HINT = 'Move nicelogin to a schema of its own, then update: CREATE SCHEMA nicelogin; ALTER EXTENSION nicelogin SET SCHEMA nicelogin; ALTER EXTENSION nicelogin UPDATE;'
-                 || COALESCE(' Drop what is not nicelogin''s: ' || drops, '')
-                 || ' Or keep the schema and make it writable by superusers only: ' || fix;
+          HINT = CASE WHEN can_move
+                      THEN 'Move nicelogin to a schema of its own, then update: CREATE SCHEMA nicelogin; ALTER EXTENSION nicelogin SET SCHEMA nicelogin; ALTER EXTENSION nicelogin UPDATE;'
+                           || COALESCE(' Drop what is not nicelogin''s: ' || drops, '')
+                           || ' Or keep the schema and make it writable by superusers only: ' || fix
+                      ELSE 'As a superuser, make the schema writable by superusers only'
+                           || CASE WHEN drops IS NOT NULL THEN ', drop what is not nicelogin''s,' ELSE '' END
+                           || ' and update: ' || fix END;
 END
 $nl_schema_check$;
 

@@ -9,22 +9,67 @@
 -- an administrator's call, schema-qualified or not, would run them.
 DO $nl_schema_check$
 DECLARE
+    schema_oid oid := pg_catalog.to_regnamespace(pg_catalog.quote_ident(pg_catalog.current_schema()))::pg_catalog.oid;
+    schema_name text := pg_catalog.quote_ident(pg_catalog.current_schema());
     writers text;
+    owner_fix text;
+    grantees text;
 BEGIN
-    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname)
-      INTO writers
-      FROM pg_catalog.pg_roles r
-     WHERE NOT r.rolsuper
-       -- stands for the database's owner, who is looked at as a role of its own
-       AND r.oid OPERATOR(pg_catalog.<>) 'pg_database_owner'::pg_catalog.regrole::pg_catalog.oid
-       AND pg_catalog.has_schema_privilege(r.oid, pg_catalog.current_schema(), 'CREATE');
-    IF writers IS NOT NULL THEN
-        RAISE EXCEPTION 'schema "%" can be written by roles that are not superusers: %',
-            pg_catalog.current_schema(), writers
-        USING ERRCODE = 'insufficient_privilege',
-              DETAIL = 'They could create functions or operators there that shadow nicelogin''s, which superusers and administrators would then run.',
-              HINT = 'Install nicelogin into a schema of its own: CREATE SCHEMA nicelogin; CREATE EXTENSION nicelogin SCHEMA nicelogin; (or make a superuser own the schema and revoke CREATE on it from the others).';
+    -- CREATE granted to PUBLIC: every role (say so, rather than list them all)
+    IF EXISTS (SELECT FROM pg_catalog.pg_namespace n
+                CROSS JOIN LATERAL pg_catalog.aclexplode(COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a
+               WHERE n.oid OPERATOR(pg_catalog.=) schema_oid
+                 AND a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+                 AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE') THEN
+        writers := 'PUBLIC';
+    ELSE
+        SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname)
+          INTO writers
+          FROM pg_catalog.pg_roles r
+         WHERE NOT r.rolsuper
+           -- stands for the database's owner, who is looked at as a role of its own
+           AND r.oid OPERATOR(pg_catalog.<>) 'pg_database_owner'::pg_catalog.regrole::pg_catalog.oid
+           AND pg_catalog.has_schema_privilege(r.oid, schema_oid, 'CREATE');
     END IF;
+    IF writers IS NULL THEN
+        RETURN;
+    END IF;
+
+    -- an owner that is not a superuser (pg_database_owner: the database's owner)
+    SELECT pg_catalog.format('ALTER SCHEMA %s OWNER TO %I; ', schema_name, current_user)
+      INTO owner_fix
+      FROM pg_catalog.pg_namespace n
+      JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) n.nspowner
+      LEFT JOIN pg_catalog.pg_database d ON d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
+      LEFT JOIN pg_catalog.pg_roles dbo ON dbo.oid OPERATOR(pg_catalog.=) d.datdba
+     WHERE n.oid OPERATOR(pg_catalog.=) schema_oid
+       AND NOT CASE WHEN o.rolname OPERATOR(pg_catalog.=) 'pg_database_owner'
+                    THEN COALESCE(dbo.rolsuper, false) ELSE o.rolsuper END;
+    -- those granted CREATE on it that are not superusers (PUBLIC, roles)
+    SELECT pg_catalog.string_agg(DISTINCT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+                                               THEN 'PUBLIC' ELSE pg_catalog.quote_ident(g.rolname) END, ', ')
+      INTO grantees
+      FROM pg_catalog.pg_namespace n
+     CROSS JOIN LATERAL pg_catalog.aclexplode(COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a
+      LEFT JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) a.grantee
+     WHERE n.oid OPERATOR(pg_catalog.=) schema_oid
+       AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+       AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+       AND NOT COALESCE(g.rolsuper, false);
+
+    RAISE EXCEPTION 'schema "%" can be written by roles that are not superusers: %',
+        pg_catalog.current_schema(), writers
+    USING ERRCODE = 'insufficient_privilege',
+          DETAIL = 'They could create functions or operators there that shadow nicelogin''s, which superusers and administrators would then run.',
+          -- a schema of its own only where CREATE SCHEMA nicelogin can work
+          HINT = CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_namespace
+                                        WHERE nspname OPERATOR(pg_catalog.=) 'nicelogin')
+                      THEN 'Install nicelogin into a schema of its own: CREATE SCHEMA nicelogin; CREATE EXTENSION nicelogin SCHEMA nicelogin; Or make this schema writable by superusers only: '
+                      ELSE 'Make the schema writable by superusers only: ' END
+                 || COALESCE(owner_fix, '')
+                 || CASE WHEN grantees IS NOT NULL
+                         THEN pg_catalog.format('REVOKE CREATE ON SCHEMA %s FROM %s; ', schema_name, grantees) ELSE '' END
+                 || pg_catalog.format('CREATE EXTENSION nicelogin SCHEMA %s;', schema_name);
 END
 $nl_schema_check$;
 

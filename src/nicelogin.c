@@ -6,8 +6,13 @@
 
 #include <limits.h>
 
+#include "access/xact.h"
+#include "commands/dbcommands.h"	/* get_database_name() up to 18 */
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"	/* get_database_name() from 19 */
 
 PG_MODULE_MAGIC;
 
@@ -64,6 +69,35 @@ token_assign(const char *newval, void *extra)
 }
 
 /*
+ * The role that logged in and the database, quoted, for a hint that names
+ * where a stored setting comes from; NULL when they cannot be known here.
+ * The stored settings applied are those of the role that logged in, even
+ * after SET SESSION AUTHORIZATION.  The names come from the catalogs, read
+ * only inside a transaction (at session start, and when the library loads at
+ * a function's first call, the hook runs in one); the hook also runs where
+ * catalog access is not possible (a reload, session_preload_libraries).
+ */
+static const char *
+login_role_name(void)
+{
+	const char *name = NULL;
+
+	if (IsTransactionState())
+		name = GetUserNameFromId(GetAuthenticatedUserId(), true);
+	return name != NULL ? quote_identifier(name) : NULL;
+}
+
+static const char *
+login_database_name(void)
+{
+	const char *name = NULL;
+
+	if (IsTransactionState() && OidIsValid(MyDatabaseId))
+		name = get_database_name(MyDatabaseId);
+	return name != NULL ? quote_identifier(name) : NULL;
+}
+
+/*
  * nicelogin.token check hook: a request's identity comes from the request.
  * Only the session's own settings are taken: SET, SET LOCAL, set_config()
  * (PGC_S_SESSION), and the options of its connection (PGC_S_CLIENT, chosen
@@ -80,6 +114,8 @@ static bool
 token_check(char **newval, void **extra, GucSource source)
 {
 	const char *where;
+	const char *role;
+	const char *db;
 
 	if (*newval == NULL || (*newval)[0] == '\0')
 		return true;
@@ -96,16 +132,21 @@ token_check(char **newval, void **extra, GucSource source)
 			where = "ALTER ROLE ... SET, ALTER DATABASE ... SET or CREATE FUNCTION ... SET";
 			break;
 		case PGC_S_GLOBAL:
-			where = "ALTER ROLE ALL ... RESET nicelogin.token";
+			where = "ALTER ROLE ALL RESET nicelogin.token";
 			break;
 		case PGC_S_DATABASE:
-			where = "ALTER DATABASE ... RESET nicelogin.token";
+			db = login_database_name();
+			where = psprintf("ALTER DATABASE %s RESET nicelogin.token", db ? db : "...");
 			break;
 		case PGC_S_USER:
-			where = "ALTER ROLE ... RESET nicelogin.token";
+			role = login_role_name();
+			where = psprintf("ALTER ROLE %s RESET nicelogin.token", role ? role : "...");
 			break;
 		case PGC_S_DATABASE_USER:
-			where = "ALTER ROLE ... IN DATABASE ... RESET nicelogin.token";
+			role = login_role_name();
+			db = login_database_name();
+			where = psprintf("ALTER ROLE %s IN DATABASE %s RESET nicelogin.token",
+							 role ? role : "...", db ? db : "...");
 			break;
 		default:
 			/* PGC_S_FILE (postgresql.conf, ALTER SYSTEM), PGC_S_ARGV, PGC_S_ENV_VAR */

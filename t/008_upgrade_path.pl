@@ -192,6 +192,70 @@ like($err, qr/relation "nicelogin\.nicelogin_jwks_fetch" is not a member of exte
 $node->safe_psql('victim11', 'ALTER EXTENSION nicelogin ADD TABLE nicelogin.nicelogin_jwks_fetch');
 alice_is_not_superuser('in the end');
 
+# 5. The hints offer only what fits.  An installation already in a schema
+# named nicelogin cannot move to a new schema of that name: the update's hint
+# gives only the fix of the schema's privileges (1.1 and 1.0), and so does
+# CREATE EXTENSION's.
+$node->safe_psql('postgres', 'CREATE DATABASE named11; CREATE DATABASE named10; CREATE DATABASE namednew');
+for my $v ('1.1', '1.0')
+{
+	my $db = $v eq '1.1' ? 'named11' : 'named10';
+	$node->safe_psql($db, qq{
+CREATE SCHEMA nicelogin;
+CREATE EXTENSION nicelogin VERSION '$v' SCHEMA nicelogin;
+GRANT CREATE ON SCHEMA nicelogin TO alice;
+});
+	($ret, $out, $err) = $node->psql($db, 'ALTER EXTENSION nicelogin UPDATE');
+	like($err, qr/ERROR:  schema nicelogin can be written by roles that are not superusers: alice\n/,
+		"$v in a schema named nicelogin: the update refuses it");
+	# (the HINT line only: from 18 on, the CONTEXT quotes the script's statement)
+	my ($hint) = $err =~ /^HINT:  (.*)$/m;
+	unlike($hint // 'CREATE SCHEMA nicelogin', qr/CREATE SCHEMA nicelogin/,
+		"$v in a schema named nicelogin: the hint does not offer to create it");
+	my ($named_fix) = $err =~ /HINT:  As a superuser, make the schema writable by superusers only and update(?: \(1\.0 cannot move to another schema\))?: (REVOKE CREATE ON SCHEMA nicelogin FROM alice; ALTER EXTENSION nicelogin UPDATE;)$/m;
+	ok(defined $named_fix, "$v in a schema named nicelogin: the hint gives the REVOKE and the update only") or diag($err);
+	($ret, $out, $err) = $node->psql($db, $named_fix // 'SELECT 1/0', on_error_stop => 1);
+	is($ret, 0, "$v in a schema named nicelogin: the hint's statements run") or diag($err);
+	is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'nicelogin'}),
+		'1.2', "$v in a schema named nicelogin: updated");
+}
+$node->safe_psql('namednew', 'CREATE SCHEMA nicelogin; GRANT CREATE ON SCHEMA nicelogin TO alice');
+($ret, $out, $err) = $node->psql('namednew', 'CREATE EXTENSION nicelogin SCHEMA nicelogin');
+like($err, qr/ERROR:  schema "nicelogin" can be written by roles that are not superusers: alice\n.*HINT:  Make the schema writable by superusers only: REVOKE CREATE ON SCHEMA nicelogin FROM alice; CREATE EXTENSION nicelogin SCHEMA nicelogin;$/ms,
+	'CREATE EXTENSION in a schema named nicelogin: only the REVOKE is offered');
+
+# 6. CREATE granted to PUBLIC (a database upgraded from PostgreSQL 14 or
+# older): the refusals say PUBLIC, not every role of the cluster (the
+# predefined ones included), and their hints revoke it.
+$node->safe_psql('postgres', 'CREATE DATABASE opened');
+$node->safe_psql('opened', 'GRANT CREATE ON SCHEMA public TO PUBLIC');
+($ret, $out, $err) = $node->psql('opened', 'CREATE EXTENSION nicelogin');
+like($err, qr/ERROR:  schema "public" can be written by roles that are not superusers: PUBLIC\n/,
+	'CREATE EXTENSION: CREATE granted to PUBLIC is named PUBLIC');
+unlike(join("\n", $err =~ /(?:ERROR|HINT):  .*$/mg), qr/pg_checkpoint|pg_monitor|alice/, 'and no role is listed');
+my ($ce_fix) = $err =~ /HINT:  Install nicelogin into a schema of its own: CREATE SCHEMA nicelogin; CREATE EXTENSION nicelogin SCHEMA nicelogin; Or make this schema writable by superusers only: (REVOKE CREATE ON SCHEMA public FROM PUBLIC; CREATE EXTENSION nicelogin SCHEMA public;)$/m;
+ok(defined $ce_fix, 'CREATE EXTENSION\'s hint gives both ways, the second with a REVOKE') or diag($err);
+($ret, $out, $err) = $node->psql('opened', $ce_fix // 'SELECT 1/0', on_error_stop => 1);
+is($ret, 0, 'the REVOKE and CREATE EXTENSION of the hint run') or diag($err);
+$node->safe_psql('opened', q{
+DROP EXTENSION nicelogin;
+GRANT CREATE ON SCHEMA public TO PUBLIC;
+CREATE EXTENSION nicelogin VERSION '1.0';
+});
+($ret, $out, $err) = $node->psql('opened', 'ALTER EXTENSION nicelogin UPDATE');
+like($err, qr/ERROR:  schema public can be written by roles that are not superusers: PUBLIC\n.*HINT:  As a superuser, make the schema writable by superusers only and update \(1\.0 cannot move to another schema\): REVOKE CREATE ON SCHEMA public FROM PUBLIC; ALTER EXTENSION nicelogin UPDATE; Afterwards/s,
+	'1.0 to 1.1: PUBLIC, and the hint revokes it');
+unlike(join("\n", $err =~ /(?:ERROR|HINT):  .*$/mg), qr/pg_checkpoint|pg_monitor|alice/, '1.0 to 1.1: no role is listed');
+$node->safe_psql('opened', q{
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+ALTER EXTENSION nicelogin UPDATE TO '1.1';
+GRANT CREATE ON SCHEMA public TO PUBLIC;
+});
+($ret, $out, $err) = $node->psql('opened', 'ALTER EXTENSION nicelogin UPDATE');
+like($err, qr/ERROR:  schema public can be written by roles that are not superusers: PUBLIC\n.*HINT:  Move nicelogin to a schema of its own, then update: CREATE SCHEMA nicelogin; ALTER EXTENSION nicelogin SET SCHEMA nicelogin; ALTER EXTENSION nicelogin UPDATE; Or keep the schema and make it writable by superusers only: REVOKE CREATE ON SCHEMA public FROM PUBLIC; ALTER EXTENSION nicelogin UPDATE;$/ms,
+	'1.1 to 1.2: PUBLIC, and the hint revokes it');
+unlike(join("\n", $err =~ /(?:ERROR|HINT):  .*$/mg), qr/pg_checkpoint|pg_monitor|alice/, '1.1 to 1.2: no role is listed');
+
 $node->stop;
 $api->kill_kill;
 done_testing();

@@ -51,7 +51,10 @@ is($node->safe_psql('postgres', q{SELECT current_setting('nicelogin.token') = ''
 my $log = slurp_file($node->logfile);
 like($log, qr/nicelogin\.token can only be set by the session itself/, 'the refusal is logged');
 like($log, qr/a request's identity must come from the request/, 'with the reason');
-like($log, qr/remove it with ALTER ROLE \.\.\. RESET nicelogin\.token/, 'and how to remove a stored value');
+like($log, qr/remove it with ALTER ROLE app RESET nicelogin\.token\./, 'and how to remove a stored value: the role');
+like($log, qr/remove it with ALTER DATABASE appdb RESET nicelogin\.token\./, 'the database');
+like($log, qr/remove it with ALTER ROLE app IN DATABASE postgres RESET nicelogin\.token\./, 'the role in a database');
+unlike($log, qr/remove it with ALTER (ROLE|DATABASE)[^\n]*\.\.\./, 'every hint names its role and database');
 
 # The session's own: SET, SET LOCAL, set_config, and the connection's options.
 is( $node->safe_psql('appdb',

@@ -120,6 +120,17 @@ def schema_db(name):
     psql(name, "SELECT nicelogin_set_jwks(:'jwks');\n", {"jwks": JWKS})
 
 
+# The text of every block with a test directive read so far, by name: a test runs the README's
+# own setup (an earlier snippet) rather than one of its own, so that a grant missing from the
+# README fails the test.
+SNIPPETS = {}
+
+
+def snippet(name):
+    check(name in SNIPPETS, "no snippet %r before this one in the README" % name)
+    return SNIPPETS[name]
+
+
 def as_role(role, body):
     return "BEGIN;\nSET LOCAL ROLE %s;\n%s\nCOMMIT;\n" % (role, body)
 
@@ -198,19 +209,38 @@ def t_text_company(sql):
         drop_db(db)
 
 
+# A request as PostgREST makes it: logged in as authenticator, the role (db-anon-role, web) and
+# the headers set for the transaction, then the db-pre-request function called as that role.
+def pgrst_request(pre_request):
+    return ("SET SESSION AUTHORIZATION authenticator;\nBEGIN;\n"
+            "SELECT set_config('role', 'web', true) IS NULL, set_config('request.headers', :'h', true) IS NULL;\n"
+            "SELECT %s();\nSELECT 'as=' || current_user;\nCOMMIT;\n" % pre_request)
+
+
+def bearer(tok):
+    return json.dumps({"authorization": "Bearer " + tok})
+
+
 def t_postgrest(sql):
     db = "nl_readme_postgrest"
+    drop_pgrst_roles()
     schema_db(db)
     try:
+        # the README's setup of the roles and the schema postgrest, then this snippet
+        psql(db, snippet("postgrest-pre-config"))
         psql(db, sql)
-        call = "SELECT set_config('request.headers', :'h', true) IS NULL;\nSELECT api.check_token();\n"
-        hdr = lambda tok: json.dumps({"authorization": "Bearer " + tok})
-        psql(db, "BEGIN;\n" + call + "COMMIT;\n", {"h": hdr(TOKENS["rs256"])})
-        psql(db, "BEGIN;\n" + call + "COMMIT;\n", {"h": json.dumps({"accept": "*/*"})})
-        psql(db, "BEGIN;\n" + call + "COMMIT;\n", {"h": hdr(TOKENS["rs256_bad_sig"])},
+        request = pgrst_request("postgrest.check_token")
+        out = psql(db, request, {"h": bearer(TOKENS["rs256"])})
+        check("as=web" in out, "a valid token's request does not go on as web: %r" % out)
+        out = psql(db, request, {"h": json.dumps({"accept": "*/*"})})
+        check("as=web" in out, "a request without a token does not go on as web: %r" % out)
+        psql(db, request, {"h": bearer(TOKENS["rs256_bad_sig"])},
              expect_error=r"invalid token(.|\n)*DETAIL:\s+bad_signature")
+        psql(db, request, {"h": bearer(TOKENS["expired"])},
+             expect_error=r"invalid token(.|\n)*DETAIL:\s+expired")
     finally:
         drop_db(db)
+        drop_pgrst_roles()
 
 
 # PostgREST's own query for its in-database settings (src/PostgREST/Config/Database.hs,
@@ -285,16 +315,11 @@ def t_postgrest_role_map(sql):
     drop_pgrst_roles()
     schema_db(db)
     try:
-        # what the snippets before it set up: the roles and the schema
-        psql(db, "CREATE ROLE authenticator LOGIN NOINHERIT; CREATE ROLE web NOLOGIN;\n"
-                 "GRANT web TO authenticator; GRANT USAGE ON SCHEMA nicelogin TO authenticator, web;\n"
-                 "CREATE SCHEMA postgrest; GRANT USAGE ON SCHEMA postgrest TO authenticator, web;\n")
+        # the README's setup of the roles and the schema postgrest, then this snippet
+        psql(db, snippet("postgrest-pre-config"))
         psql(db, sql)
-        # a request as PostgREST makes it: role and headers for the transaction, then db-pre-request
-        request = ("SET SESSION AUTHORIZATION authenticator;\nBEGIN;\n"
-                   "SELECT set_config('role', 'web', true) IS NULL, set_config('request.headers', :'h', true) IS NULL;\n"
-                   "SELECT postgrest.pre_request();\nSELECT 'as=' || current_user;\nCOMMIT;\n")
-        hdr = lambda tok: json.dumps({"authorization": "Bearer " + tok})
+        request = pgrst_request("postgrest.pre_request")
+        hdr = bearer
 
         def runs_as(headers):
             out = psql(db, request, {"h": headers})
@@ -318,6 +343,36 @@ def t_postgrest_role_map(sql):
     finally:
         drop_db(db)
         drop_pgrst_roles()
+
+
+PUBLISHED = ["nicelogin_deactivated_users", "nicelogin_jwks_fetch", "nicelogin_keys", "nicelogin_revocations"]
+
+
+def t_logical_replication(sql):
+    """The publisher's part runs as printed (the extension in schema nicelogin); the role it makes
+    can read what the initial copy reads.  The subscriber's part, which needs a second cluster,
+    is run by t/012_logical_replication.pl."""
+    db = "nl_readme_logical"
+    drop_role("replicator")
+    schema_db(db)
+    try:
+        publisher, subscriber = split_at(sql, "-- on the subscriber")
+        psql(db, "SET client_min_messages = error;\n" + substitute(publisher, "pw"), {"pw": "secret"})
+        got = one(db, "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_publication_tables "
+                      "WHERE pubname = 'nicelogin_pub';")
+        check(got == ",".join(PUBLISHED), "the publication has %r, want the four tables" % got)
+        check(one(db, "SELECT rolreplication AND rolcanlogin FROM pg_roles WHERE rolname = 'replicator';") == "t",
+              "replicator cannot log in for replication")
+        # what the table synchronisation runs on the publisher, as the subscription's role
+        out = psql(db, "SET ROLE replicator;\n" + "".join(
+            "COPY (SELECT * FROM nicelogin.%s) TO STDOUT;\nSELECT '%s=ok';\n" % (t, t) for t in PUBLISHED))
+        for t in PUBLISHED:
+            check("%s=ok" % t in out, "replicator cannot copy %s: %r" % (t, out))
+        check("user=replicator" in subscriber and "PUBLICATION nicelogin_pub" in subscriber,
+              "the subscription does not connect as replicator to nicelogin_pub")
+    finally:
+        drop_db(db)
+        drop_role("replicator")
 
 
 def t_logout(sql):
@@ -557,6 +612,7 @@ TESTS = {
     "postgrest": t_postgrest,
     "postgrest-pre-config": t_postgrest_pre_config,
     "postgrest-role-map": t_postgrest_role_map,
+    "logical-replication": t_logical_replication,
     "logout": t_logout,
     "privileges": t_privileges,
     "worker-role": t_worker_role,
@@ -619,6 +675,7 @@ def main():
             test = TESTS.get(directive)
             check(test is not None, "no test named %r in test/readme_snippets.py" % directive)
             test, want = test if isinstance(test, tuple) else (test, "sql")
+            SNIPPETS[directive] = text
             check(lang == want, "test %r reads ```%s, but the block is ```%s" % (directive, want, lang))
             used.add(directive)
             try:
