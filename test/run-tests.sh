@@ -53,7 +53,7 @@ PASS_ARGS=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--valgrind) MODE=valgrind; PASS_ARGS+=("$1") ;;
-	--keep) NL_KEEP_STAGE=1; PASS_ARGS+=("$1") ;;
+	--keep) export NL_KEEP_STAGE=1; PASS_ARGS+=("$1") ;;  # exported: test/chroot.sh passes it in
 	--only) [ $# -ge 2 ] || nl_die "--only needs a list"; ONLY=$2; PASS_ARGS+=("$1" "$2"); shift ;;
 	--pg) [ $# -ge 2 ] || nl_die "--pg needs a major (15, 17, 18, 19) or a list"; MAJORS=${2//,/ }; shift ;;
 	-h | --help) usage; exit 0 ;;
