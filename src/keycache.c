@@ -394,38 +394,55 @@ nl_refuse_replicated_keys(const NlExtension *ext)
 }
 
 /*
- * The stored key set's rows as sorted canonical JSON texts (jsonb prints its
- * objects with sorted member names, so equal keys print equally).
+ * The jwk column of the key table, read with snap, as sorted canonical JSON
+ * texts (jsonb prints its objects with sorted member names, so equal keys
+ * print equally).  public_only: each key's public members only
+ * (nl_jwk_public()), a key without any (oct) left out.
  */
 static char **
-stored_key_texts(Oid relid, int *n)
+key_table_texts(Oid relid, Snapshot snap, bool public_only, int *n)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
 	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), "jwk");
-	Snapshot	snap;
 	TableScanDesc scan;
 	HeapTuple	tuple;
 	List	   *texts = NIL;
 	char	  **arr;
 
-	/* the caller holds a lock that excludes writers: the latest snapshot is exact */
-	snap = nl_register_fresh_snapshot();
 	scan = nl_table_beginscan(rel, snap);
 	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		bool		isnull;
 		Datum		d = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
+		Jsonb	   *jwk;
 
 		CHECK_FOR_INTERRUPTS();
 		if (isnull)
 			continue;
-		texts = lappend(texts, JsonbToCString(NULL, &DatumGetJsonbP(d)->root, 0));
+		jwk = DatumGetJsonbP(d);
+		if (public_only && (jwk = nl_jwk_public(&jwk->root)) == NULL)
+			continue;
+		texts = lappend(texts, JsonbToCString(NULL, &jwk->root, VARSIZE(jwk)));
 	}
 	table_endscan(scan);
-	UnregisterSnapshot(snap);
+	/* locks are kept to the end of the transaction, as for any reader */
 	table_close(rel, NoLock);
 	arr = sorted_array(texts, n);
 	list_free(texts);
+	return arr;
+}
+
+/* The stored keys, exactly as the latest snapshot has them. */
+static char **
+stored_key_texts(Oid relid, int *n)
+{
+	Snapshot	snap;
+	char	  **arr;
+
+	/* the caller holds a lock that excludes writers: the latest snapshot is exact */
+	snap = nl_register_fresh_snapshot();
+	arr = key_table_texts(relid, snap, false, n);
+	UnregisterSnapshot(snap);
 	return arr;
 }
 
@@ -606,38 +623,14 @@ Datum
 nicelogin_public_jwks(PG_FUNCTION_ARGS)
 {
 	NlExtension ext;
-	Relation	rel;
-	AttrNumber	attnum;
-	TableScanDesc scan;
-	HeapTuple	tuple;
-	List	   *texts = NIL;
 	char	  **arr;
 	int			n;
 	StringInfoData buf;
 
 	nl_extension_get(&ext);
-	rel = table_open(nl_member_table(&ext, "nicelogin_keys", "1.0", NoLock, NULL), AccessShareLock);
-	attnum = get_attnum(RelationGetRelid(rel), "jwk");
-	scan = nl_table_beginscan(rel, GetActiveSnapshot());
-	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
-	{
-		bool		isnull;
-		Datum		d = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
-		Jsonb	   *pub;
-
-		CHECK_FOR_INTERRUPTS();
-		if (isnull)
-			continue;
-		pub = nl_jwk_public(&DatumGetJsonbP(d)->root);
-		if (pub != NULL)
-			texts = lappend(texts, JsonbToCString(NULL, &pub->root, VARSIZE(pub)));
-	}
-	table_endscan(scan);
-	/* locks are kept to the end of the transaction, as for any reader */
-	table_close(rel, NoLock);
-
-	/* in a stable order, whatever the table's */
-	arr = sorted_array(texts, &n);
+	/* sorted: in a stable order, whatever the table's */
+	arr = key_table_texts(nl_member_table(&ext, "nicelogin_keys", "1.0", NoLock, NULL),
+						  GetActiveSnapshot(), true, &n);
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"keys\": [");
 	for (int i = 0; i < n; i++)
