@@ -26,7 +26,8 @@
  *
  * Self-contained (PostgreSQL only): nicelogin_test's library links it too.
  */
-#include "nicelogin.h"
+#include "extension.h"
+#include "admin/admin.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"

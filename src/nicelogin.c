@@ -3,6 +3,10 @@
  *		Module entry: PG_MODULE_MAGIC, _PG_init, and every nicelogin.* setting.
  */
 #include "nicelogin.h"
+#include "jose/jose.h"
+#include "verify/verify.h"
+#include "admin/admin.h"
+#include "ops/ops.h"
 
 #include <limits.h>
 

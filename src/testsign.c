@@ -17,7 +17,10 @@
  *
  * Unlike nicelogin, this extension raises on bad input: it is a test tool.
  */
-#include "nicelogin.h"
+#include "compat.h"
+#include "extension.h"
+#include "jose/jose.h"
+#include "admin/admin.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>

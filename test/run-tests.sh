@@ -361,8 +361,8 @@ if [ "$MODE" = valgrind ]; then
 # through nicelogin (its library, or a frame in one of its source files); exit 1 if any.
 import glob, os, re, sys
 logs, srcdir = sys.argv[1], sys.argv[2]
-names = sorted(os.path.basename(p)[:-2] for p in glob.glob(os.path.join(srcdir, "*.c")))
-ours = re.compile(r"nicelogin|/src/(%s)\.c:\d+" % "|".join(map(re.escape, names or ["nicelogin"])))
+names = sorted(os.path.basename(p)[:-2] for p in glob.glob(os.path.join(srcdir, "**", "*.c"), recursive=True))
+ours = re.compile(r"nicelogin|/src/(?:\w+/)*(%s)\.c:\d+" % "|".join(map(re.escape, names or ["nicelogin"])))
 frame = re.compile(r"^\s+(at|by) 0x")
 ours_n = other_n = 0
 for path in sorted(glob.glob(os.path.join(logs, "valgrind.*.log"))):

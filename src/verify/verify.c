@@ -8,6 +8,10 @@
  * raises for a bad token.
  */
 #include "nicelogin.h"
+#include "jose/jose.h"
+#include "verify/verify.h"
+#include "admin/admin.h"
+#include "ops/ops.h"
 
 #include "access/xact.h"
 #include "fmgr.h"

@@ -10,7 +10,9 @@
  * refused; the key's kty, crv, alg, use and key_ops must allow the token's
  * algorithm; HMAC tags are compared in constant time.
  */
-#include "nicelogin.h"
+#include "jose/jose.h"
+#include "verify/verify.h"
+#include "ops/ops.h"
 
 #include <openssl/bn.h>
 #include <openssl/crypto.h>

@@ -35,6 +35,7 @@
 #include "utils/snapmgr.h"
 
 #include "nicelogin.h"
+#include "admin/admin.h"
 
 /* What replaces a secret: in SHOW for other roles, and in echoed error texts. */
 #define NL_MASK					"********"

@@ -19,6 +19,11 @@
  * with the publisher's rows): nl_refuse_replicated_keys().
  */
 #include "nicelogin.h"
+#include "extension.h"
+#include "jose/jose.h"
+#include "verify/verify.h"
+#include "admin/admin.h"
+#include "ops/ops.h"
 
 #include "access/genam.h"
 #include "access/heapam.h"

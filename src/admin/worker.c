@@ -27,7 +27,8 @@
  * Without shared_preload_libraries none of this exists and everything else
  * works; nicelogin_jwks_status() then reports only what the key table says.
  */
-#include "nicelogin.h"
+#include "extension.h"
+#include "admin/admin.h"
 
 #include <limits.h>
 

@@ -27,6 +27,11 @@
  * is answered with false, never an ERROR.
  */
 #include "nicelogin.h"
+#include "extension.h"
+#include "jose/jose.h"
+#include "verify/verify.h"
+#include "admin/admin.h"
+#include "ops/ops.h"
 
 #include "access/genam.h"
 #include "access/table.h"

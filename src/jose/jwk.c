@@ -8,7 +8,9 @@
  * are kept and never used to verify.  Nothing here raises for bad input: the
  * caller gets a message and a detail to report or to ignore.
  */
-#include "nicelogin.h"
+#include "compat.h"
+#include "jose/jose.h"
+#include "verify/verify.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>

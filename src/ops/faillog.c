@@ -18,7 +18,9 @@
  * refusals beyond are counted, and the count is logged when the next minute
  * opens with a refusal, or when the backend exits.
  */
-#include "nicelogin.h"
+#include "jose/jose.h"
+#include "verify/verify.h"
+#include "ops/ops.h"
 
 #include "miscadmin.h"
 #include "storage/ipc.h"

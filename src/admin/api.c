@@ -42,6 +42,9 @@
 #include "utils/uuid.h"
 
 #include "nicelogin.h"
+#include "extension.h"
+#include "jose/jose.h"
+#include "admin/admin.h"
 
 /* Longest API error text we repeat in a message, in bytes. */
 #define NL_API_ERROR_MAX		500

@@ -21,6 +21,8 @@
  * session an identity.
  */
 #include "nicelogin.h"
+#include "jose/jose.h"
+#include "verify/verify.h"
 
 #include "access/xact.h"
 #include "fmgr.h"

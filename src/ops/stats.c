@@ -23,7 +23,9 @@
  * keeps a table of its own in the same shape, and the views show this
  * session's counts only (with a NOTICE saying so).
  */
-#include "nicelogin.h"
+#include "jose/jose.h"
+#include "verify/verify.h"
+#include "ops/ops.h"
 
 #include "access/xact.h"
 #include "commands/dbcommands.h"	/* get_database_name() up to 18 */

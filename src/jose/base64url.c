@@ -8,7 +8,7 @@
  * unused low bits of the last character.  A token has exactly one encoding,
  * so an altered one never verifies by accident.
  */
-#include "nicelogin.h"
+#include "jose/jose.h"
 
 /* decoding table: -1 for characters outside the alphabet */
 static const int8 b64url_value[256] = {

@@ -11,6 +11,9 @@
  * jsonb, and jsonb_in cannot fail on it.
  */
 #include "nicelogin.h"
+#include "jose/jose.h"
+#include "verify/verify.h"
+#include "ops/ops.h"
 
 #include <math.h>
 

@@ -32,6 +32,7 @@
 #include "nodes/pg_list.h"
 
 #include "nicelogin.h"
+#include "admin/admin.h"
 
 #ifndef NICELOGIN_VERSION
 #define NICELOGIN_VERSION "1.0"

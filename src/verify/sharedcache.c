@@ -58,6 +58,8 @@
  * starts empty, as after a restart.
  */
 #include "nicelogin.h"
+#include "jose/jose.h"
+#include "verify/verify.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"

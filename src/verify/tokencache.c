@@ -17,6 +17,8 @@
  * capped in number and each is at most about twice nicelogin.max_token_length.
  */
 #include "nicelogin.h"
+#include "jose/jose.h"
+#include "verify/verify.h"
 
 #include "common/hashfn.h"
 #include "lib/ilist.h"

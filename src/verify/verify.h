@@ -1,0 +1,145 @@
+/*
+ * verify.h
+ *		The verification layer: the verified answer, the key cache, the
+ *		deactivation and revocation lists, the token caches (per backend and
+ *		shared) and the request's token.
+ */
+#ifndef NL_VERIFY_H
+#define NL_VERIFY_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+#include "utils/snapshot.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "jose/jose.h"
+
+/* ---------- keycache.c ---------- */
+/*
+ * The stored key set, loaded on first use after a change to the key table
+ * (found through pg_extension, a member of the extension; fn_oid, the
+ * calling SQL function, is not needed for that any more).
+ */
+extern const NlKeySet *nl_keycache_get(Oid fn_oid);
+/* Generation of the cached keys; changes whenever they are dropped. */
+extern uint64 nl_keycache_generation(void);
+/* SHA-256 of the text the cached keys were parsed from (NL_SHA256_LEN bytes), or NULL. */
+extern const uint8 *nl_keycache_digest(void);
+/* A fresh registered snapshot of the latest committed state, also in parallel mode. */
+extern Snapshot nl_register_fresh_snapshot(void);
+/* Processes pending invalidations, once per statement. */
+extern void nl_accept_invalidations(void);
+extern void nl_keycache_init(void);
+
+/* ---------- revocation.c ---------- */
+/*
+ * Looks the token's user (sub, when a uuid), jti and sid up in the
+ * deactivated users and revocations: NL_USER_DEACTIVATED, NL_REVOKED or
+ * NL_VALID.  Index probes with the latest snapshot, in a transaction.
+ */
+extern NlResult nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti,
+							   const char *sid);
+/* Generation of the answers about those tables; bumped by any change to them. */
+extern uint64 nl_lists_generation(void);
+/*
+ * Looks the tables' OIDs up if they are not known, so that this backend
+ * recognizes every invalidation of them (before a shared cache lookup).
+ */
+extern void nl_lists_prepare(Oid fn_oid);
+extern void nl_revocation_init(void);
+
+/* ---------- verify.c: one verification, end to end ---------- */
+typedef struct NlVerified
+{
+	NlResult	result;
+	/*
+	 * The signature and the claims rules passed: result is NL_VALID,
+	 * NL_USER_DEACTIVATED or NL_REVOKED, the fields below are filled, and
+	 * lists_generation is the nl_lists_generation() the lists answer was
+	 * made under (an older one is looked up again).
+	 */
+	bool		genuine;
+	uint64		lists_generation;
+	uint64		shared_epoch;	/* nl_sharedcache_tag() before the lists lookup */
+	uint64		shared_seq;
+	Jsonb	   *claims;			/* genuine tokens only */
+	bool		has_sub_uuid;
+	pg_uuid_t	sub_uuid;
+	bool		has_company_uuid;
+	pg_uuid_t	company_uuid;
+	char	   *email;
+	TimestampTz exp_deadline;	/* valid until (exp + leeway) */
+	bool		has_exp;
+	bool		has_nbf;
+	TimestampTz nbf;			/* not valid before (minus the leeway) */
+} NlVerified;
+
+/*
+ * Verifies a JWT against the stored keys, using and filling the token cache.
+ * The result points into cache memory and is valid until the next call.
+ */
+extern const NlVerified *nl_verify_token(const char *token, int len, Oid fn_oid);
+/*
+ * The same without the token cache and without the deactivation and
+ * revocation lists: NL_VALID means the token is genuine (signed by a stored
+ * key) and within its claims rules.  For functions that act on a token.
+ */
+extern const NlVerified *nl_verify_signed_token(const char *token, int len, Oid fn_oid);
+extern bool nl_parse_uuid(const char *s, pg_uuid_t *out);
+
+/*
+ * The one "valid at now?" check of a remembered verdict: every answer that
+ * a cache gives (the per-backend and shared token caches, the request's
+ * remembered answer) passes through it, whatever the verdict and whatever
+ * path made or changed it (a refusal lifted when the lists changed, say).
+ * A genuine token past exp (with the leeway) is NL_EXPIRED, one before nbf
+ * (with the leeway) NL_NOT_YET_VALID, as nl_claims_check() decides; else
+ * NL_VALID.  exp_deadline saturates (nl_exp_deadline): nothing wraps.
+ */
+extern NlResult nl_time_check(bool has_exp, TimestampTz exp_deadline,
+							  bool has_nbf, TimestampTz nbf, TimestampTz now);
+
+/* ---------- request.c ---------- */
+/*
+ * The request's token (nicelogin.token, else the bearer of request.headers
+ * when the session set it), normalised, or NULL.  Remembered until either
+ * setting changes; the caller must not change or free it.
+ */
+extern const char *nl_request_token(void);
+/*
+ * A client's token with surrounding whitespace and a "Bearer " prefix (any
+ * case) removed: the start inside value, its length in *outlen; *bearer
+ * (may be NULL) says whether the prefix was there.  Never raises.
+ */
+extern const char *nl_token_normalize(const char *value, int len, int *outlen,
+									  bool *bearer);
+
+/* ---------- tokencache.c ---------- */
+/* The cached verdict, as it was made: the caller applies nl_time_check(). */
+extern NlVerified *nl_tokencache_lookup(const char *token, int len);
+extern const NlVerified *nl_tokencache_insert(const char *token, int len, const NlVerified *v);
+extern void nl_tokencache_reset(void);
+
+/* ---------- sharedcache.c ---------- */
+/* Claims (jsonb) and email of a shared entry, at most; larger ones are not shared. */
+#define NL_SHARED_DATA_BYTES 1024
+
+typedef struct NlSharedKey
+{
+	uint8		hash[NL_SHA256_LEN];	/* SHA-256 of the exact token bytes */
+	int			len;
+} NlSharedKey;
+
+extern void nl_sharedcache_init(void);
+extern bool nl_sharedcache_usable(void);
+extern void nl_sharedcache_bump(void);
+extern void nl_sharedcache_note_change(void);
+extern void nl_sharedcache_tag(uint64 *epoch, uint64 *seq);
+extern bool nl_sharedcache_key(const char *token, int len, NlSharedKey *key);
+extern NlVerified *nl_sharedcache_lookup(const NlSharedKey *key, TimestampTz now);
+extern void nl_sharedcache_insert(const NlSharedKey *key, const NlVerified *v,
+								  TimestampTz now);
+
+#endif							/* NL_VERIFY_H */
