@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """test/readme_snippets.py -- run the README's snippets as a reader would copy them.
 
-Every fenced block of README.md must follow a line
+Every fenced block of README.md and of doc/*.md (in that order: a test may use a snippet of an
+earlier file) must follow a line
 
     <!-- test: NAME -->
 
@@ -16,8 +17,12 @@ Substitutions, the only changes made to a snippet before it runs:
   '…'-literals     a single-quoted literal holding "…" (an elided value): the psql variable the
                    test names (the fixture key set, say)
 
+Every snippet installs and calls the extension as the README recommends (schema nicelogin, names
+schema-qualified): the test databases have the extension in schema nicelogin and NOT on the
+search_path, so an unqualified call fails.
+
 Usage (test/scripts/readme_snippets.sh runs it against the suite's cluster):
-    python3 test/readme_snippets.py [README.md]
+    python3 test/readme_snippets.py [FILE.md ...]     (default: README.md doc/*.md)
 Needs PGHOST/PGPORT/PGUSER of a superuser, NICELOGIN_API_URL (the stand-in server) and the
 fixtures in test/fixtures.  Each test uses a database of its own, dropped at the end.
 """
@@ -110,14 +115,35 @@ def split_at(sql, marker):
     return sql[:i], sql[i:]
 
 
-# A database where the extension is installed as the README's first snippet installs it (schema
-# nicelogin), with that schema on everyone's search_path: how "the snippets further down call
-# the functions unqualified".
-def schema_db(name):
+# A database where the extension is installed as the README installs it (schema nicelogin, not on
+# the search_path: the snippets call it schema-qualified), with the fixture key set.
+INSTALL = "CREATE SCHEMA nicelogin;\nCREATE EXTENSION nicelogin SCHEMA nicelogin;\n"
+
+
+def schema_db(name, keys=True):
     fresh_db(name)
-    psql(name, "CREATE SCHEMA nicelogin;\nCREATE EXTENSION nicelogin SCHEMA nicelogin;\n"
-               "ALTER DATABASE %s SET search_path = \"$user\", public, nicelogin;\n" % name)
-    psql(name, "SELECT nicelogin_set_jwks(:'jwks');\n", {"jwks": JWKS})
+    psql(name, INSTALL)
+    if keys:
+        psql(name, "SELECT nicelogin.nicelogin_set_jwks(:'jwks');\n", {"jwks": JWKS})
+
+
+class moved_role:
+    """A role the snippet creates itself (CREATE ROLE app): one of that name left by an earlier
+    test (grants in other databases keep it from being dropped) is renamed out of the way for the
+    test, the snippet's one dropped after it, and the old one given its name back."""
+
+    def __init__(self, name):
+        self.name, self.saved = name, "nl_readme_saved_" + name
+
+    def __enter__(self):
+        drop_role(self.saved)
+        psql("postgres", "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '%s') THEN "
+                         "ALTER ROLE %s RENAME TO %s; END IF; END $$;\n" % (self.name, self.name, self.saved))
+
+    def __exit__(self, *exc):
+        drop_role(self.name)
+        psql("postgres", "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '%s') THEN "
+                         "ALTER ROLE %s RENAME TO %s; END IF; END $$;\n" % (self.saved, self.saved, self.name))
 
 
 # The text of every block with a test directive read so far, by name: a test runs the README's
@@ -137,49 +163,124 @@ def as_role(role, body):
 
 # ---------------------------------------------------------------- the tests, by name
 
+FIXTURE_TOKEN = re.compile(r"^\\set token '([^']*)'$", re.M)
+
+
 def t_opening(sql):
+    """Runs as printed in a fresh database (it creates the schema, the role app, the table, the
+    policy; the key and token are the fixtures it says): Alice of Acme sees Acme's row only, and
+    nothing once the transaction ended; then with other tokens in place of the fixture."""
     db = "nl_readme_opening"
+    fresh_db(db)
+    m = FIXTURE_TOKEN.search(sql)
+    check(m is not None and m.group(1) == TOKENS["eddsa"], "the snippet's token is not the fixture eddsa")
+    check(json.loads(JWKS)["keys"][-1]["x"] in sql, "the snippet's key is not the fixture ed1")
+    with moved_role("app"):
+        try:
+            out = psql(db, sql)
+            rows = [l for l in out.strip().splitlines() if "|" in l]
+            check(rows == ["1|%s|Initech" % ACME], "as printed, app sees %r, want Acme's row only" % rows)
+            check(one(db, "SELECT relrowsecurity FROM pg_class WHERE relname = 'invoices';") == "t",
+                  "RLS is not enabled on invoices")
+            # the request part again, with other tokens: forged, of an unknown key, none
+            request = sql[sql.index("SET ROLE app;"):]
+            for tok in (TOKENS["eddsa_bad_sig"], TOKENS["bob"], TOKENS["expired"], ""):
+                out = psql(db, "\\set token '%s'\n%s" % (tok, request))
+                rows = [l for l in out.strip().splitlines() if "|" in l]
+                check(rows == [], "with token %r… app sees %r, want nothing" % (tok[:20], rows))
+        finally:
+            drop_db(db)
+
+
+def t_install(sql):
+    db = "nl_readme_install"
     fresh_db(db)
     ensure_role("app")
     try:
-        psql(db, "CREATE TABLE invoices (id int PRIMARY KEY, company_id uuid NOT NULL, customer text);\n"
-                 "INSERT INTO invoices VALUES (1, '%s', 'Initech'), (2, '%s', 'Hooli'), (3, '%s', 'Wonka');\n"
-                 % (ACME, GLOBEX, GLOBEX))
-        setup, request = split_at(sql, "-- per request")
-        psql(db, substitute(setup, "jwks"), {"jwks": JWKS})
-        # the request part, as the API's role app
-        for tok, want in (("rs256", "1|%s|Initech" % ACME), ("bob", "2|%s|Hooli\n3|%s|Wonka" % (GLOBEX, GLOBEX)),
-                          ("rs256_bad_sig", ""), ("expired", "")):
-            out = psql(db, "SET ROLE app;\n" + substitute(request), {"p1": TOKENS[tok]})
-            rows = "\n".join(l for l in out.strip().splitlines() if "|" in l)
-            check(rows == want, "as app with token %s: rows %r, want %r" % (tok, rows, want))
+        psql(db, sql)
+        check(one(db, "SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'nicelogin';")
+              == "nicelogin", "the extension is not in schema nicelogin")
+        check(one(db, "SELECT has_schema_privilege('app', 'nicelogin', 'USAGE');") == "t",
+              "app has no USAGE on the schema")
+        psql(db, "SELECT nicelogin.nicelogin_set_jwks(:'jwks');\n", {"jwks": JWKS})
+        out = one(db, "SET ROLE app;\nSELECT nicelogin.nicelogin_check(:'t');", {"t": TOKENS["rs256"]})
+        check(out == "valid", "app cannot verify a token: %r" % out)
+    finally:
+        drop_db(db)
+
+
+def t_getting_started_keys(sql):
+    db = "nl_readme_gs_keys"
+    schema_db(db, keys=False)
+    try:
+        psql(db, "ALTER DATABASE %s SET nicelogin.base_url = '%s';\n" % (db, API))
+        out = psql(db, substitute(sql, "key"), {"key": "test-api-key"}).split()
+        check(out == ["11"], "the refresh returned %r, want 11 (the stand-in's key set)" % out)
+        check(one(db, "SELECT count(*) FROM nicelogin.nicelogin_keys;") == "11", "the keys are not stored")
+    finally:
+        drop_db(db)
+
+
+def t_getting_started_policy(sql):
+    """The policy as printed; what it does is checked by the request snippet that follows."""
+    db = "nl_readme_gs_policy"
+    schema_db(db)
+    ensure_role("app")
+    try:
+        psql(db, sql)
         check(one(db, "SELECT relrowsecurity FROM pg_class WHERE relname = 'invoices';") == "t",
               "RLS is not enabled on invoices")
+        check(one(db, "SELECT relowner::regrole FROM pg_class WHERE relname = 'invoices';") != "app",
+              "app owns the table")
     finally:
         drop_db(db)
 
 
 def t_multitenant_excerpt(sql):
     text = open(os.path.join(ROOT, "examples", "multitenant.sql")).read()
-    norm = lambda s: re.sub(r"\s+", " ", s).strip()
+    # the README qualifies every name; the example may not (yet)
+    norm = lambda s: re.sub(r"\s+", " ", s.replace("nicelogin.nicelogin_", "nicelogin_")).strip()
     for stmt in (s for s in sql.split(";") if s.strip()):
         check(norm(stmt) in norm(text), "not in examples/multitenant.sql (which sql/rls_example.sql "
               "tests): %s" % norm(stmt)[:120])
 
 
 def t_request(sql):
+    """The README's install, key and policy, then the request as app: Acme's rows only, an insert
+    into Acme, and no token after the transaction."""
     db = "nl_readme_request"
     schema_db(db)
     ensure_role("app")
     try:
+        psql(db, snippet("install"))
+        psql(db, snippet("getting-started-policy"))
+        psql(db, "INSERT INTO invoices (company_id, customer, amount) VALUES ('%s', 'acme 1', 1), ('%s', 'globex 1', 2);\n"
+                 % (ACME, GLOBEX))
+        out = psql(db, "SET ROLE app;\n" + substitute(sql), {"p1": TOKENS["rs256"]})
+        rows = [l.split("|")[2] for l in out.splitlines() if l.count("|") == 3]
+        check(rows == ["acme 1"], "app saw %r, want Acme's invoice only" % rows)
+        check(one(db, "SELECT company_id FROM invoices WHERE customer = 'Initech';") == ACME,
+              "the insert did not land in the token's tenant")
+        out = psql(db, "SET ROLE app;\n" + substitute(sql) + "SELECT count(*) AS after FROM invoices;\n",
+                   {"p1": TOKENS["bob"]})
+        check(out.strip().splitlines()[-1] == "0", "the token outlived its transaction: %r" % out)
+        psql(db, "SET ROLE app;\n" + substitute(sql), {"p1": TOKENS["rs256_bad_sig"]},
+             expect_error="violates row-level security policy")
+    finally:
+        drop_db(db)
+
+
+def t_why_no_rows(sql):
+    db = "nl_readme_why_no_rows"
+    schema_db(db)
+    ensure_role("app")
+    try:
         psql(db, "GRANT USAGE ON SCHEMA nicelogin TO app;\n")
-        body = substitute(sql).replace("-- the request's queries",
-                                       "SELECT nicelogin_company_id() AS company;")
-        out = psql(db, "SET ROLE app;\n" + body, {"p1": TOKENS["rs256"]})
-        check(ACME in out, "the token set in the snippet's transaction did not verify: %r" % out)
-        out = one(db, "SET ROLE app;\n" + body + "SELECT coalesce(nicelogin_company_id()::text, 'none') AS after;\n",
-                  {"p1": TOKENS["rs256"]})
-        check(out.splitlines()[-1] == "none", "the token outlived its transaction: %r" % out)
+        for tok, want in ((TOKENS["rs256"], "t|valid|" + ACME), (TOKENS["expired"], "t|expired|"),
+                          (TOKENS["rs256_bad_sig"], "t|bad_signature|"), ("", "f||")):
+            out = psql(db, "SET ROLE app;\n" + substitute(sql), {"p1": tok})
+            rows = [l for l in out.splitlines() if "|" in l]
+            check(rows == [want], "with %r…: %r, want %r" % (tok[:20], rows, want))
     finally:
         drop_db(db)
 
@@ -385,9 +486,9 @@ def t_logout(sql):
         psql(db, grant)
         out = psql(db, "SET ROLE app;\n" + substitute(request), {"p1": TOKENS["bob"]})
         check(out.strip().splitlines()[-1] == "t", "logout did not return true: %r" % out)
-        check(one(db, "SELECT nicelogin_check(:'t');", {"t": TOKENS["bob"]}) == "revoked",
+        check(one(db, "SELECT nicelogin.nicelogin_check(:'t');", {"t": TOKENS["bob"]}) == "revoked",
               "the logged-out token is not revoked")
-        check(one(db, "SELECT nicelogin_check(:'t');", {"t": TOKENS["rs256"]}) == "valid",
+        check(one(db, "SELECT nicelogin.nicelogin_check(:'t');", {"t": TOKENS["rs256"]}) == "valid",
               "another user's token was revoked too")
     finally:
         drop_db(db)
@@ -402,21 +503,21 @@ def t_privileges(sql):
         psql(db, sql)
         # the admin role can do what the snippet grants it, with no privilege on the tables
         out = psql(db, as_role("nicelogin_admin",
-                               "SELECT nicelogin_revoke_jti('readme-jti');\n"
-                               "SELECT nicelogin_unrevoke_jti('readme-jti');\n"
-                               "SELECT nicelogin_purge_revocations(10) >= 0;\n"
-                               "SELECT count(*) FROM nicelogin_key_list;\n"
-                               "SELECT count(*) >= 0 FROM nicelogin_jwks_state;\n"))
+                               "SELECT nicelogin.nicelogin_revoke_jti('readme-jti');\n"
+                               "SELECT nicelogin.nicelogin_unrevoke_jti('readme-jti');\n"
+                               "SELECT nicelogin.nicelogin_purge_revocations(10) >= 0;\n"
+                               "SELECT count(*) FROM nicelogin.nicelogin_key_list;\n"
+                               "SELECT count(*) >= 0 FROM nicelogin.nicelogin_jwks_state;\n"))
         check(out.split() == ["t", "t", "11", "t"], "the admin role's calls gave %r" % out)
-        psql(db, as_role("nicelogin_admin", "SELECT nicelogin_set_jwks(:'jwks');"), {"jwks": JWKS},
+        psql(db, as_role("nicelogin_admin", "SELECT nicelogin.nicelogin_set_jwks(:'jwks');"), {"jwks": JWKS},
              expect_error="permission denied")
-        psql(db, as_role("nicelogin_admin", "SELECT count(*) FROM nicelogin_keys;"),
+        psql(db, as_role("nicelogin_admin", "SELECT count(*) FROM nicelogin.nicelogin_keys;"),
              expect_error="permission denied")
         for f in ("nicelogin_request_password_reset(text)", "nicelogin_reset_password(text, text, text, text)",
                   "nicelogin_change_password(text, text, text)"):
-            check(one(db, "SELECT has_function_privilege('app', '%s', 'EXECUTE');" % f) == "t",
+            check(one(db, "SELECT has_function_privilege('app', 'nicelogin.%s', 'EXECUTE');" % f) == "t",
                   "app cannot execute " + f)
-        check(one(db, "SELECT has_function_privilege('app', 'nicelogin_deactivate(uuid)', 'EXECUTE');") == "f",
+        check(one(db, "SELECT has_function_privilege('app', 'nicelogin.nicelogin_deactivate(uuid)', 'EXECUTE');") == "f",
               "app may deactivate users")
     finally:
         drop_db(db)
@@ -425,14 +526,13 @@ def t_privileges(sql):
 
 def t_worker_role(sql):
     db = "nl_readme_worker_role"
-    fresh_db(db)
+    schema_db(db, keys=False)
     try:
-        psql(db, "CREATE EXTENSION nicelogin;\n")
         drop_role("nicelogin_worker")
         psql(db, sql)
         out = psql(db, as_role("nicelogin_worker",
-                               "SELECT count(*) FROM nicelogin_keys;\n"
-                               "SELECT nicelogin_purge_revocations() >= 0;\n"))
+                               "SELECT count(*) FROM nicelogin.nicelogin_keys;\n"
+                               "SELECT nicelogin.nicelogin_purge_revocations() >= 0;\n"))
         check(out.split() == ["0", "t"], "the worker role's grants do not suffice: %r" % out)
     finally:
         drop_db(db)
@@ -456,12 +556,12 @@ def t_admin_lists(sql):
     db = "nl_readme_admin_lists"
     schema_db(db)
     try:
-        psql(db, "SELECT nicelogin_revoke_sid('sid-bob-1');\n")
-        check(one(db, "SELECT nicelogin_check(:'t');", {"t": TOKENS["bob"]}) == "revoked", "setup: bob not revoked")
+        psql(db, "SELECT nicelogin.nicelogin_revoke_sid('sid-bob-1');\n")
+        check(one(db, "SELECT nicelogin.nicelogin_check(:'t');", {"t": TOKENS["bob"]}) == "revoked", "setup: bob not revoked")
         out = psql(db, substitute(sql, "sid"), {"sid": "sid-bob-1"})
         check(re.search(r"^sid\|sid-bob-1\|", out, re.M), "the list does not show the revocation: %r" % out)
         check(out.strip().splitlines()[-1] == "t", "unrevoke did not return true: %r" % out)
-        check(one(db, "SELECT nicelogin_check(:'t');", {"t": TOKENS["bob"]}) == "valid",
+        check(one(db, "SELECT nicelogin.nicelogin_check(:'t');", {"t": TOKENS["bob"]}) == "valid",
               "the session is still revoked after unrevoke")
     finally:
         drop_db(db)
@@ -472,7 +572,7 @@ def t_stats_query(sql):
     schema_db(db)
     try:
         body = ("SET client_min_messages = warning;\n"
-                "SELECT nicelogin_check(:'a'), nicelogin_check(:'a'), nicelogin_check(:'b');\n" + sql)
+                "SELECT nicelogin.nicelogin_check(:'a'), nicelogin.nicelogin_check(:'a'), nicelogin.nicelogin_check(:'b');\n" + sql)
         out = psql(db, body, {"a": TOKENS["rs256"], "b": TOKENS["rs256_bad_sig"]})
         check(re.search(r"^%s\|valid\|1\|1\|0$" % db, out, re.M) and re.search(r"^%s\|bad_signature\|1\|0\|0$" % db, out, re.M),
               "the statistics query does not show this session's counts: %r" % out)
@@ -499,7 +599,7 @@ def t_exporter_queries(text):
         for name, query, metrics in entries:
             cols = re.findall(r"^    - (\w+):", metrics, re.M)
             usage = dict(zip(cols, re.findall(r'usage: "(\w+)"', metrics)))
-            out = psql(db, "SET ROLE nl_readme_exporter;\nSELECT nicelogin_check(:'a');\n"
+            out = psql(db, "SET ROLE nl_readme_exporter;\nSELECT nicelogin.nicelogin_check(:'a');\n"
                            "\\pset tuples_only off\n%s;\n" % query, {"a": TOKENS["rs256"]})
             header = [l for l in out.splitlines() if "|" in l][0].split("|")
             check(header == cols, "%s: the query's columns %r are not the metrics %r" % (name, header, cols))
@@ -524,10 +624,12 @@ def t_alert_rules(text):
 
 
 def multitenant_db(name):
-    """A database with examples/multitenant.sql loaded (nicelogin in public) and its key set."""
-    fresh_db(name)
-    psql(name, "SET client_min_messages = warning;\n" + open(os.path.join(ROOT, "examples", "multitenant.sql")).read())
-    psql(name, "SELECT nicelogin_set_jwks(:'jwks');\n", {"jwks": JWKS})
+    """A database with nicelogin installed as the README installs it, examples/multitenant.sql
+    loaded (with the schema on the path while it loads, for an example that calls the functions
+    unqualified) and the fixture key set."""
+    schema_db(name)
+    psql(name, "SET client_min_messages = warning;\nSET search_path = public, nicelogin;\n"
+         + open(os.path.join(ROOT, "examples", "multitenant.sql")).read())
 
 
 def t_nicelogin_test_intro(sql):
@@ -605,6 +707,10 @@ def t_policy_audit(sql):
 
 TESTS = {
     "opening": t_opening,
+    "install": t_install,
+    "getting-started-keys": t_getting_started_keys,
+    "getting-started-policy": t_getting_started_policy,
+    "why-no-rows": t_why_no_rows,
     "policy-audit": t_policy_audit,
     "multitenant-excerpt": t_multitenant_excerpt,
     "request": t_request,
@@ -653,44 +759,48 @@ def blocks(path):
 
 
 def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "README.md")
+    paths = sys.argv[1:] or [os.path.join(ROOT, "README.md")] + sorted(
+        os.path.join(ROOT, "doc", f) for f in os.listdir(os.path.join(ROOT, "doc")) if f.endswith(".md"))
     failed = passed = 0
     used = set()
-    for line, directive, lang, text in blocks(path):
-        where = "README.md:%d (```%s)" % (line, lang)
-        try:
-            if directive is None:
-                raise Failure("no <!-- test: … --> line before this block")
-            if directive == "output":
-                print("ok    %s: output sample" % where)
-                continue
-            if directive.startswith("not-run "):
-                print("SKIP  %s: not run: %s" % (where, directive[len("not-run "):]))
-                continue
-            m = re.match(r"^covered-by (\S+)$", directive)
-            if m:
-                check(os.path.exists(os.path.join(ROOT, m.group(1))), "no file " + m.group(1))
-                print("ok    %s: covered by %s" % (where, m.group(1)))
-                continue
-            test = TESTS.get(directive)
-            check(test is not None, "no test named %r in test/readme_snippets.py" % directive)
-            test, want = test if isinstance(test, tuple) else (test, "sql")
-            SNIPPETS[directive] = text
-            check(lang == want, "test %r reads ```%s, but the block is ```%s" % (directive, want, lang))
-            used.add(directive)
+    for path in paths:
+        for line, directive, lang, text in blocks(path):
+            where = "%s:%d (```%s)" % (os.path.relpath(path, ROOT), line, lang)
             try:
-                test(text)
-            except Skip as e:
-                print("SKIP: %s: %s not run: %s" % (where, directive, e))
-                continue
-            passed += 1
-            print("ok    %s: %s" % (where, directive))
-        except Failure as e:
-            failed += 1
-            print("FAIL  %s: %s\n%s" % (where, directive, e))
+                if directive is None:
+                    raise Failure("no <!-- test: … --> line before this block")
+                if directive == "output":
+                    print("ok    %s: output sample" % where)
+                    continue
+                if directive.startswith("not-run "):
+                    print("SKIP  %s: not run: %s" % (where, directive[len("not-run "):]))
+                    continue
+                m = re.match(r"^covered-by (\S+)$", directive)
+                if m:
+                    check(os.path.exists(os.path.join(ROOT, m.group(1))), "no file " + m.group(1))
+                    print("ok    %s: covered by %s" % (where, m.group(1)))
+                    continue
+                test = TESTS.get(directive)
+                check(test is not None, "no test named %r in test/readme_snippets.py" % directive)
+                test, want = test if isinstance(test, tuple) else (test, "sql")
+                check(directive not in used, "a second block names the test %r" % directive)
+                SNIPPETS[directive] = text
+                check(lang == want, "test %r reads ```%s, but the block is ```%s" % (directive, want, lang))
+                used.add(directive)
+                try:
+                    test(text)
+                except Skip as e:
+                    print("SKIP: %s: %s not run: %s" % (where, directive, e))
+                    continue
+                passed += 1
+                print("ok    %s: %s" % (where, directive))
+            except Failure as e:
+                failed += 1
+                print("FAIL  %s: %s\n%s" % (where, directive, e))
     for name in sorted(set(TESTS) - used):
         failed += 1
-        print("FAIL  test %r matches no block of the README (a snippet was removed or renamed?)" % name)
+        print("FAIL  test %r matches no block of %s (a snippet was removed or renamed?)"
+              % (name, ", ".join(os.path.relpath(p, ROOT) for p in paths)))
     print("%d snippet tests passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
