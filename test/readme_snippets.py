@@ -249,10 +249,11 @@ def t_request(sql):
     """The README's install, key and policy, then the request as app: Acme's rows only, an insert
     into Acme, and no token after the transaction."""
     db = "nl_readme_request"
-    schema_db(db)
+    fresh_db(db)
     ensure_role("app")
     try:
         psql(db, snippet("install"))
+        psql(db, "SELECT nicelogin.nicelogin_set_jwks(:'jwks');\n", {"jwks": JWKS})
         psql(db, snippet("getting-started-policy"))
         psql(db, "INSERT INTO invoices (company_id, customer, amount) VALUES ('%s', 'acme 1', 1), ('%s', 'globex 1', 2);\n"
                  % (ACME, GLOBEX))
