@@ -524,10 +524,11 @@ def t_alert_rules(text):
 
 
 def multitenant_db(name):
-    """A database with examples/multitenant.sql loaded (nicelogin in public) and its key set."""
+    """A database with examples/multitenant.sql loaded (it installs nicelogin in schema nicelogin)
+    and its key set."""
     fresh_db(name)
     psql(name, "SET client_min_messages = warning;\n" + open(os.path.join(ROOT, "examples", "multitenant.sql")).read())
-    psql(name, "SELECT nicelogin_set_jwks(:'jwks');\n", {"jwks": JWKS})
+    psql(name, "SELECT nicelogin.nicelogin_set_jwks(:'jwks');\n", {"jwks": JWKS})
 
 
 def t_nicelogin_test_intro(sql):
