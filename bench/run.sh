@@ -5,7 +5,7 @@
 # against a limit in CI.
 #   bash bench/run.sh            # 1M rows, 5 rounds
 #   BENCH_ROWS=200000 BENCH_ROUNDS=3 bash bench/run.sh
-#   bash bench/run.sh headers revocations   # only these (rls verify headers revocations shared bounded masking stats)
+#   bash bench/run.sh headers revocations   # only these (rls policy verify headers revocations shared bounded masking stats)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
 
@@ -27,6 +27,11 @@ if want rls; then
 nl_heading "row-level security and repeated verification"
 nl_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
 	python3 "$NL_REPO/bench/rls_bench.py"
+fi
+if want policy; then
+nl_heading "the form of a policy: constant, (SELECT nicelogin_company_id()), bare call"
+nl_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
+	python3 "$NL_REPO/bench/policy_form.py"
 fi
 if want verify; then
 nl_heading "signature verification: nicelogin vs openssl speed"

@@ -1,13 +1,23 @@
--- rls_example: examples/multitenant.sql driven as the app role
+-- rls_example: examples/multitenant.sql loaded as its header says, as a superuser into a new
+-- database (it installs nicelogin in schema nicelogin), then driven as the app role
 \set ECHO none
 \i test/fixtures/tokens.sql
+SELECT current_database() AS regress_db \gset
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS regress_nl_rls_example;
+CREATE DATABASE regress_nl_rls_example;
+\c regress_nl_rls_example
 SET client_min_messages = warning;
 \i examples/multitenant.sql
 RESET client_min_messages;
 \set ECHO all
 \set VERBOSITY terse
 
-SELECT nicelogin_set_jwks(:'jwks');
+-- nicelogin in schema nicelogin, which a superuser owns
+SELECT extnamespace::regnamespace AS nicelogin_schema,
+       (SELECT rolsuper FROM pg_roles WHERE oid = nspowner) AS owner_is_superuser
+  FROM pg_extension JOIN pg_namespace n ON n.oid = extnamespace WHERE extname = 'nicelogin';
+SELECT nicelogin.nicelogin_set_jwks(:'jwks');
 -- two tenants from the fixtures (acme: alice and carol; globex: bob) and 98 more
 INSERT INTO companies VALUES ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'Acme'),
                              ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'Globex');
@@ -70,13 +80,42 @@ INSERT INTO invoices (company_id, customer, amount) VALUES ('aaaaaaaa-aaaa-4aaa-
 ROLLBACK;
 RESET nicelogin.token;
 
--- the policy uses the index on company_id
+-- EXPLAIN, with the InitPlan printed as on 15 ($0; 17 and later print (InitPlan 1).col1)
+RESET ROLE;
+CREATE FUNCTION pg_temp.plan(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+        RETURN NEXT replace(replace(line, '(InitPlan 1).col1', '$0'), 'InitPlan 1 (returns $0)', 'InitPlan 1');
+    END LOOP;
+END
+$$;
+SET ROLE app;
+-- the policy's subquery is an InitPlan: the function runs once per statement, and the scan
+-- uses the index on company_id with its value
 BEGIN;
 SET LOCAL nicelogin.token = :'rs256';
-EXPLAIN (COSTS OFF) SELECT * FROM invoices;
+SELECT pg_temp.plan('SELECT * FROM invoices');
+COMMIT;
+-- ... once per statement in a sequential scan too (the bare call would run for each of the
+-- 5,000 rows): the calls of nicelogin_company_id() made by one count(*) of all invoices
+RESET ROLE;
+SET track_functions = 'all';
+SET ROLE app;
+BEGIN;
+SET LOCAL nicelogin.token = :'rs256';
+SET LOCAL enable_indexscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT pg_temp.plan('SELECT count(*) FROM invoices');
+SELECT count(*) AS acme_invoices FROM invoices;
+SELECT pg_stat_get_xact_function_calls('nicelogin.nicelogin_company_id()'::regprocedure) AS calls;
 COMMIT;
 
 RESET ROLE;
+RESET track_functions;
 SELECT c.name, count(*) AS invoices FROM invoices i JOIN companies c ON c.id = i.company_id
  WHERE c.name IN ('Acme', 'Globex') GROUP BY c.name ORDER BY c.name;
-DROP TABLE invoices, users, companies;
+
+\c :regress_db
+DROP DATABASE regress_nl_rls_example;

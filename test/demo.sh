@@ -13,7 +13,10 @@
 # 127.0.0.1:18088 (NICELOGIN_DEMO_API_PORT).  A rerun replaces both.
 #
 # Every SQL statement printed is the text psql runs: :'alice' and the like are psql variables
-# holding the test tokens (printed in full once, in step 4).
+# holding the test tokens (printed in full once, in step 4).  nicelogin is installed as the README
+# recommends (in schema nicelogin, which a superuser owns; every function called schema-qualified),
+# and the end of the output repeats the setup (schema, extension, keys, tables and policies,
+# grants) as the SQL a user would copy.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -99,11 +102,18 @@ for pair in sys.argv[2:]:
 EOF
 )
 
-# sql "TEXT": print TEXT, then run exactly that text with psql (variables are substituted by psql)
+# sql "TEXT": print TEXT, then run exactly that text with psql (variables are substituted by psql;
+# from the staged tree, so that \i examples/... works)
 sql() {
 	printf '%s\n' "$1" | sed 's/^/    /'
-	printf '%s\n' "$1" | psql -X -q -v ON_ERROR_STOP=1 --pset=null='(null)' "${PSQL_VARS[@]}" \
-		-v jwks="$(cat "$FIXTURES/jwks.json")" -v api="http://127.0.0.1:$DEMO_API_PORT"
+	printf '%s\n' "$1" | (cd "$NL_STAGE" && psql -X -q -v ON_ERROR_STOP=1 --pset=null='(null)' "${PSQL_VARS[@]}" \
+		-v jwks="$(cat "$FIXTURES/jwks.json")" -v api="http://127.0.0.1:$DEMO_API_PORT")
+}
+# setup_sql "TEXT": sql, and keep TEXT for the setup printed at the end
+SETUP=""
+setup_sql() {
+	sql "$1"
+	SETUP+="$1"$'\n'
 }
 # sql_fails "TEXT": the same, for a statement that must fail (its error is shown)
 sql_fails() {
@@ -115,19 +125,22 @@ sql_fails() {
 say() { printf '\n'; printf '%s\n' "$@"; }
 
 nl_heading "4. the extension and the key set"
-say "Install it (as a superuser), and store the key set: nicelogin_set_jwks checks every key first." \
+say "Install it as a superuser, in a schema of its own that only superusers can write (a" \
+	"superuser's CREATE SCHEMA makes it so; CREATE EXTENSION refuses a schema others can write)," \
+	"and store the key set: nicelogin_set_jwks checks every key first. Every name is schema-qualified." \
 	"(:'jwks' holds test/fixtures/jwks.json; in production the refresh worker or" \
-	" nicelogin_refresh_jwks() fetches NiceLogin's {base_url}/.well-known/jwks/{api_key}.)"
-sql "CREATE EXTENSION nicelogin;
-SELECT nicelogin_set_jwks(:'jwks') AS keys_stored;
-SELECT kid, kty, alg FROM nicelogin_key_list ORDER BY kid;"
+	" nicelogin.nicelogin_refresh_jwks() fetches NiceLogin's {base_url}/.well-known/jwks/{api_key}.)"
+setup_sql "CREATE SCHEMA nicelogin;
+CREATE EXTENSION nicelogin SCHEMA nicelogin;
+SELECT nicelogin.nicelogin_set_jwks(:'jwks') AS keys_stored;"
+sql "SELECT kid, kty, alg FROM nicelogin.nicelogin_key_list ORDER BY kid;"
 say "Alice's token, :'alice', in full (a JWT: header.payload.signature):"
 sql "\echo :alice"
 
 nl_heading "5. verifying test tokens"
 say "nicelogin_check(token) says valid or why a token is refused; nicelogin_claims(token) is the" \
 	"payload of a valid token, else NULL. Verification functions never raise an error."
-sql "SELECT t.token_is, nicelogin_check(t.token), nicelogin_claims(t.token) ->> 'email' AS email
+sql "SELECT t.token_is, nicelogin.nicelogin_check(t.token), nicelogin.nicelogin_claims(t.token) ->> 'email' AS email
 FROM (VALUES ('Alice at Acme',                         :'alice'),
              ('Bob at Globex',                         :'bob'),
              ('Alice''s, expired',                     :'expired'),
@@ -137,15 +150,26 @@ FROM (VALUES ('Alice at Acme',                         :'alice'),
              ('signed by a key not in the set',        :'unknown_key')) AS t(token_is, token);"
 
 nl_heading "6. row-level security: one database, two companies"
-say "examples/multitenant.sql: companies, users, invoices, with policies on" \
-	"company_id = nicelogin_company_id() for the role app, which owns nothing."
+say "examples/multitenant.sql, in one transaction: the role app, which owns nothing, with USAGE on" \
+	"schema nicelogin; tables companies, users and invoices; and policies for app on the function in a" \
+	"scalar subquery, evaluated once per statement (an InitPlan) rather than once per row. Its RLS part:"
 [ -f "$NL_STAGE/examples/multitenant.sql" ] || nl_die "missing examples/multitenant.sql"
-PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -f "$NL_STAGE/examples/multitenant.sql" >/dev/null
+sed -n '/^ALTER TABLE invoices ENABLE/p; /^CREATE POLICY tenant_[a-z]* ON invoices/,/;$/p' \
+	"$NL_STAGE/examples/multitenant.sql" | sed 's/^/      | /'
+export PGOPTIONS="-c client_min_messages=warning"   # no notices from the file's IF NOT EXISTS
+sql "\\i examples/multitenant.sql"
+unset PGOPTIONS
+# the setup printed at the end: the file's SQL, without its comments, nor its own install lines and
+# schema check (the setup printed has run them already)
+SETUP+="-- examples/multitenant.sql (less its CREATE SCHEMA/EXTENSION IF NOT EXISTS, done above):"$'\n'
+SETUP+="$(grep -v '^--' "$NL_STAGE/examples/multitenant.sql" | sed 's/ *-- .*$//' |
+	sed '/^CREATE SCHEMA IF NOT EXISTS nicelogin;$/,/^\$\$;$/d' | cat -s | sed '1{/^$/d}')"$'\n'
 sql "INSERT INTO companies (id, name) VALUES
     ('$ALICE_COMPANY', 'Acme'), ('$BOB_COMPANY', 'Globex');
 INSERT INTO users (id, company_id, email)
     SELECT (c ->> 'sub')::uuid, (c ->> 'company_id')::uuid, c ->> 'email'
-    FROM (VALUES (nicelogin_claims(:'alice')), (nicelogin_claims(:'carol')), (nicelogin_claims(:'bob'))) AS t(c);
+    FROM (VALUES (nicelogin.nicelogin_claims(:'alice')), (nicelogin.nicelogin_claims(:'carol')),
+                 (nicelogin.nicelogin_claims(:'bob'))) AS t(c);
 INSERT INTO invoices (company_id, customer, amount) VALUES
     ('$ALICE_COMPANY', 'Initech', 120.00), ('$ALICE_COMPANY', 'Umbrella', 75.50),
     ('$BOB_COMPANY', 'Hooli', 990.00), ('$BOB_COMPANY', 'Vandelay', 12.00), ('$BOB_COMPANY', 'Wonka', 42.00);"
@@ -157,7 +181,8 @@ for who in alice bob tampered; do
 	sql "BEGIN;
 SET LOCAL ROLE app;
 SELECT set_config('nicelogin.token', :'$who', true) IS NOT NULL AS token_set;
-SELECT nicelogin_check(nicelogin_token()), nicelogin_email(), nicelogin_company_id();
+SELECT nicelogin.nicelogin_check(nicelogin.nicelogin_token()), nicelogin.nicelogin_email(),
+       nicelogin.nicelogin_company_id();
 SELECT id, company_id, customer, amount FROM invoices ORDER BY id;
 COMMIT;"
 done
@@ -173,29 +198,41 @@ SET LOCAL ROLE app;
 SELECT set_config('nicelogin.token', :'alice', true) IS NOT NULL AS token_set;
 INSERT INTO invoices (company_id, customer, amount) VALUES ('$BOB_COMPANY', 'Sneaky', 1.00);
 COMMIT;"
-say "(Without a company_id the row gets Alice's own: the column defaults to nicelogin_company_id().)"
+say "(Without a company_id the row gets Alice's own: the column defaults to nicelogin.nicelogin_company_id().)"
 
 nl_heading "7. deactivation and logout take effect at once"
 say "Deactivate Carol through NiceLogin's admin API (here the stand-in server). The call also" \
 	"records her locally, so from its commit every session refuses her tokens, long before exp:"
 sql "SET nicelogin.base_url = :'api';
 SET nicelogin.api_secret = 'test-api-secret';   -- the demo's test secret; in production postgresql.conf
-SELECT nicelogin_deactivate('33333333-3333-4333-8333-333333333333') AS deactivated;"
+SELECT nicelogin.nicelogin_deactivate('33333333-3333-4333-8333-333333333333') AS deactivated;"
 sql "BEGIN;
 SET LOCAL ROLE app;
 SELECT set_config('nicelogin.token', :'carol', true) IS NOT NULL AS token_set;
-SELECT nicelogin_check(nicelogin_token()) AS carol, count(*) AS invoices_seen FROM invoices;
+SELECT nicelogin.nicelogin_check(nicelogin.nicelogin_token()) AS carol, count(*) AS invoices_seen FROM invoices;
 COMMIT;"
 
 say "Bob logs out: the API revokes the session (sid) of the very token it holds, and" \
 	"nothing else. GRANT EXECUTE on that one function is all the app role needs:"
-sql "GRANT EXECUTE ON FUNCTION nicelogin_revoke_current_session() TO app;
-BEGIN;
+setup_sql "GRANT EXECUTE ON FUNCTION nicelogin.nicelogin_revoke_current_session() TO app;"
+sql "BEGIN;
 SET LOCAL ROLE app;
 SELECT set_config('nicelogin.token', :'bob', true) IS NOT NULL AS token_set;
-SELECT nicelogin_revoke_current_session() AS logged_out;
+SELECT nicelogin.nicelogin_revoke_current_session() AS logged_out;
 COMMIT;"
-sql "SELECT nicelogin_check(:'bob') AS bob, nicelogin_check(:'alice') AS alice;"
+sql "SELECT nicelogin.nicelogin_check(:'bob') AS bob, nicelogin.nicelogin_check(:'alice') AS alice;"
+
+nl_heading "the setup, to copy"
+cat <<'EOF'
+The SQL that set this database up, as the demo ran it (psql, as a superuser, in your database).
+Replace :'jwks' with NiceLogin's key set, or leave the keys to the refresh worker (README, "Keys
+that rotate themselves"). The admin API calls (nicelogin.nicelogin_deactivate and the rest) also
+need nicelogin.base_url, nicelogin.api_key and nicelogin.api_secret in postgresql.conf, set by a
+superuser (the demo SET them in its session, with the stand-in's test values).
+EOF
+echo "----- 8< -----"
+printf '%s' "$SETUP"
+echo "----- >8 -----"
 
 nl_heading "done"
 cat <<'EOF'

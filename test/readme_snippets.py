@@ -238,8 +238,7 @@ def t_getting_started_policy(sql):
 
 def t_multitenant_excerpt(sql):
     text = open(os.path.join(ROOT, "examples", "multitenant.sql")).read()
-    # the README qualifies every name; the example may not (yet)
-    norm = lambda s: re.sub(r"\s+", " ", s.replace("nicelogin.nicelogin_", "nicelogin_")).strip()
+    norm = lambda s: re.sub(r"\s+", " ", s).strip()
     for stmt in (s for s in sql.split(";") if s.strip()):
         check(norm(stmt) in norm(text), "not in examples/multitenant.sql (which sql/rls_example.sql "
               "tests): %s" % norm(stmt)[:120])
@@ -625,12 +624,11 @@ def t_alert_rules(text):
 
 
 def multitenant_db(name):
-    """A database with nicelogin installed as the README installs it, examples/multitenant.sql
-    loaded (with the schema on the path while it loads, for an example that calls the functions
-    unqualified) and the fixture key set."""
-    schema_db(name)
-    psql(name, "SET client_min_messages = warning;\nSET search_path = public, nicelogin;\n"
-         + open(os.path.join(ROOT, "examples", "multitenant.sql")).read())
+    """A database with examples/multitenant.sql loaded (it installs nicelogin in schema nicelogin)
+    and its key set."""
+    fresh_db(name)
+    psql(name, "SET client_min_messages = warning;\n" + open(os.path.join(ROOT, "examples", "multitenant.sql")).read())
+    psql(name, "SELECT nicelogin.nicelogin_set_jwks(:'jwks');\n", {"jwks": JWKS})
 
 
 def t_nicelogin_test_intro(sql):

@@ -1,6 +1,8 @@
 -- examples/apps/schema.sql: the database the example apps (examples/apps/*) share.
 --
--- Run as a superuser, in a new database:
+-- Run as a superuser, in a new database (it installs nicelogin as the README
+-- recommends: in schema nicelogin, which only superusers can write, and calls
+-- its functions schema-qualified):
 --
 --     createdb notes
 --     psql -v ON_ERROR_STOP=1 -d notes -f examples/apps/schema.sql
@@ -42,14 +44,18 @@ CREATE INDEX ON notes (company_id);
 ALTER TABLE members ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 ALTER TABLE notes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 
+-- The functions in scalar subqueries: each is evaluated once per statement (an
+-- InitPlan), so a scan costs what it would with constants; the bare call would
+-- run once per row of a sequential scan.  (Column defaults cannot hold a
+-- subquery: they call the functions themselves, once per inserted row.)
 CREATE POLICY tenant ON members
-    USING (company_id = nicelogin.nicelogin_company_id());
+    USING (company_id = (SELECT nicelogin.nicelogin_company_id()));
 -- WITH CHECK: a row written into another company (or in another user's name)
 -- is refused with "new row violates row-level security policy".
 CREATE POLICY tenant ON notes
-    USING (company_id = nicelogin.nicelogin_company_id())
-    WITH CHECK (company_id = nicelogin.nicelogin_company_id()
-                AND author = nicelogin.nicelogin_user_id());
+    USING (company_id = (SELECT nicelogin.nicelogin_company_id()))
+    WITH CHECK (company_id = (SELECT nicelogin.nicelogin_company_id())
+                AND author = (SELECT nicelogin.nicelogin_user_id()));
 
 GRANT SELECT ON members TO notes_app;
 GRANT SELECT, INSERT (company_id, body) ON notes TO notes_app;

@@ -4,7 +4,7 @@
 --
 -- In a test database, as a superuser, once:
 --
---     psql -d testdb -f examples/multitenant.sql
+--     psql -v ON_ERROR_STOP=1 -d testdb -f examples/multitenant.sql   # nicelogin in schema nicelogin
 --     psql -d testdb -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION nicelogin_test'
 --
 -- then, every time:
@@ -33,8 +33,8 @@ VALUES ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'acme 1', 10),
        ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'globex 1', 30);
 
 -- Alice, of Acme: her tenant's rows only, and no write into Globex
-SELECT is(nicelogin_check(nicelogin_test.authenticate_as('{"sub": "11111111-1111-4111-8111-111111111111",
-                                                           "company_id": "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"}')),
+SELECT is(nicelogin.nicelogin_check(nicelogin_test.authenticate_as('{"sub": "11111111-1111-4111-8111-111111111111",
+                                                                     "company_id": "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"}')),
           'valid', 'Alice signs in');
 SET LOCAL ROLE app;
 SELECT results_eq('SELECT customer FROM invoices ORDER BY customer', ARRAY['acme 1', 'acme 2'],
@@ -60,8 +60,8 @@ SELECT is((SELECT amount FROM invoices WHERE customer = 'globex 1'), 30.00,
           'Alice''s update and delete of a Globex invoice changed nothing');
 
 -- Bob, of Globex
-SELECT is(nicelogin_check(nicelogin_test.authenticate_as('{"sub": "22222222-2222-4222-8222-222222222222",
-                                                           "company_id": "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"}')),
+SELECT is(nicelogin.nicelogin_check(nicelogin_test.authenticate_as('{"sub": "22222222-2222-4222-8222-222222222222",
+                                                                     "company_id": "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"}')),
           'valid', 'Bob signs in');
 SET LOCAL ROLE app;
 SELECT results_eq('SELECT customer FROM invoices ORDER BY customer', ARRAY['globex 1'],
@@ -70,9 +70,9 @@ SELECT results_eq('SELECT email FROM users', ARRAY['bob@globex.example'], 'Bob s
 RESET ROLE;
 
 -- Dave, of Acme, deactivated: his genuine, unexpired token is refused
-INSERT INTO nicelogin_deactivated_users (user_id) VALUES ('44444444-4444-4444-8444-444444444444');
-SELECT is(nicelogin_check(nicelogin_test.authenticate_as('{"sub": "44444444-4444-4444-8444-444444444444",
-                                                           "company_id": "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"}')),
+INSERT INTO nicelogin.nicelogin_deactivated_users (user_id) VALUES ('44444444-4444-4444-8444-444444444444');
+SELECT is(nicelogin.nicelogin_check(nicelogin_test.authenticate_as('{"sub": "44444444-4444-4444-8444-444444444444",
+                                                                     "company_id": "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"}')),
           'user_deactivated', 'Dave''s token is refused');
 SET LOCAL ROLE app;
 SELECT is_empty('SELECT * FROM invoices', 'Dave sees no invoice');
@@ -88,9 +88,9 @@ SELECT is(nicelogin_test.authenticate_as(NULL), NULL, 'signed out');
 SET LOCAL ROLE app;
 SELECT is_empty('SELECT * FROM invoices', 'without a token nothing is visible');
 RESET ROLE;
-SELECT is(nicelogin_check(nicelogin_test.authenticate_as('{"sub": "11111111-1111-4111-8111-111111111111",
-                                                           "company_id": "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa",
-                                                           "exp": 1000000000}')),
+SELECT is(nicelogin.nicelogin_check(nicelogin_test.authenticate_as('{"sub": "11111111-1111-4111-8111-111111111111",
+                                                                     "company_id": "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa",
+                                                                     "exp": 1000000000}')),
           'expired', 'Alice''s token of 2001 has expired');
 SET LOCAL ROLE app;
 SELECT is_empty('SELECT * FROM invoices', 'with an expired token nothing is visible');
