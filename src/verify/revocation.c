@@ -30,7 +30,6 @@
 #include "extension.h"
 #include "jose/jose.h"
 #include "verify/verify.h"
-#include "ops/ops.h"
 
 #include "access/genam.h"
 #include "access/table.h"
