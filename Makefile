@@ -13,16 +13,19 @@ OBJS = \
 	src/jose/claims.o \
 	src/verify/verify.o \
 	src/verify/request.o \
+	src/verify/catalog.o \
 	src/verify/keycache.o \
 	src/verify/tokencache.o \
 	src/verify/sharedcache.o \
 	src/verify/revocation.o \
 	src/admin/http.o \
 	src/admin/api.o \
+	src/admin/keystore.o \
 	src/admin/secret.o \
 	src/admin/worker.o \
 	src/ops/stats.o \
-	src/ops/faillog.o
+	src/ops/faillog.o \
+	src/ops/workerstate.o
 # every install and upgrade script: nicelogin--1.0.sql, nicelogin--1.1.sql, nicelogin--1.2.sql, nicelogin--1.0--1.1.sql ...,
 # the secondary control file of 1.0 (not relocatable, unlike 1.1), and nicelogin_test's script
 DATA         = $(wildcard nicelogin--*.sql) $(wildcard nicelogin--*.control) $(wildcard nicelogin_test--*.sql)

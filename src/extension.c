@@ -3,6 +3,10 @@
  *		The extension's catalog entry (schema, owner, installed version), and
  *		the one way the C code finds an object of the extension by name.
  *
+ * It also holds the rules for SQL that nicelogin runs with privilege: a
+ * pinned search_path (nl_pin_search_path) and values passed as parameters
+ * (nl_spi_execute).
+ *
  * The C code names its tables and functions (nicelogin_keys,
  * nicelogin_purge_revocations(integer), ...) and finds them in the
  * extension's schema.  An object of that name there may not be the
@@ -27,7 +31,6 @@
  * Self-contained (PostgreSQL only): nicelogin_test's library links it too.
  */
 #include "extension.h"
-#include "admin/admin.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -48,6 +51,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "storage/lmgr.h"
@@ -379,4 +383,22 @@ nl_spi_execute(const char *sql, int nargs, const Oid *argtypes, const Datum *val
 	rc = SPI_execute_plan_with_paramlist(plan, params, false, tcount);
 	SPI_freeplan(plan);
 	return rc;
+}
+
+/* See extension.h: search_path is "pg_catalog, pg_temp" until nl_unpin_search_path(level). */
+int
+nl_pin_search_path(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+void
+nl_unpin_search_path(int level)
+{
+	AtEOXact_GUC(true, level);
 }

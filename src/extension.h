@@ -9,7 +9,6 @@
 #include "postgres.h"
 
 #include "storage/lockdefs.h"
-#include "utils/guc.h"
 
 /* ---------- extension.c ---------- */
 /* The extension's row in pg_extension, in the current database. */
@@ -53,24 +52,9 @@ extern int	nl_spi_execute(const char *sql, int nargs, const Oid *argtypes,
  * that a lesser role controls (a database owner's ALTER DATABASE ... SET
  * search_path, a role setting, the caller's SET).  pg_temp is last, where it
  * is never searched for functions or operators.  Returns the GUC nest level
- * to pass back.  On an error the transaction's abort undoes it.  Inline, so
- * that nicelogin_test.so, which links none of keycache.c, has it too.
+ * to pass back.  On an error the transaction's abort undoes it.
  */
-static inline int
-nl_pin_search_path(void)
-{
-	int			level = NewGUCNestLevel();
-
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	return level;
-}
-
-static inline void
-nl_unpin_search_path(int level)
-{
-	AtEOXact_GUC(true, level);
-}
+extern int	nl_pin_search_path(void);
+extern void nl_unpin_search_path(int level);
 
 #endif							/* NL_EXTENSION_H */

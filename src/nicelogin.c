@@ -1,6 +1,15 @@
 /*
  * nicelogin.c
- *		Module entry: PG_MODULE_MAGIC, _PG_init, and every nicelogin.* setting.
+ *		Module entry: PG_MODULE_MAGIC and _PG_init, which installs every hook;
+ *		every nicelogin.* setting; the one owner of nicelogin's shared memory.
+ *
+ * Each setting is defined here the same way, with the check, assign or show
+ * hooks of the file that owns its behaviour (declared in that layer's
+ * header); the generations bumped by the assign hooks below tell the caches
+ * that a setting changed.  Each part of shared memory is a row of
+ * shmem_parts: its name (of the ShmemInitStruct and of its LWLock tranche),
+ * its size, its locks and its init function; one request hook and one
+ * startup hook serve them all.
  */
 #include "nicelogin.h"
 #include "jose/jose.h"
@@ -14,8 +23,13 @@
 #include "commands/dbcommands.h"	/* get_database_name() up to 18 */
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"	/* get_database_name() from 19 */
 
 PG_MODULE_MAGIC;
@@ -42,6 +56,19 @@ int			nl_http_timeout = 10000;
 
 /* PostgREST */
 char	   *nl_postgrest_channel = NULL;
+
+/* the shared token cache (defined only when preloaded) */
+int			nl_shared_token_cache_size = 10000;
+
+/* the refresh worker */
+char	   *nl_database = NULL;
+char	   *nl_worker_role = NULL;
+int			nl_refresh_interval = 86400;
+int			nl_min_refresh_interval = 60;
+
+/* operations */
+bool		nl_track_stats = true;
+bool		nl_log_failures = false;
 
 uint64		nl_policy_generation = 1;
 uint64		nl_token_generation = 1;
@@ -191,12 +218,14 @@ postgrest_channel_check(char **newval, void **extra, GucSource source)
 	return true;
 }
 
-/* Defined in api.c: keep nicelogin.api_secret out of reach of other roles. */
-extern bool nl_api_secret_check_hook(char **newval, void **extra, GucSource source);
-extern const char *nl_api_secret_show_hook(void);
-
-void
-nl_guc_init(void)
+/*
+ * Defines every setting.  preloaded: in shared_preload_libraries, where
+ * alone a PGC_POSTMASTER setting can be defined.  nicelogin.api_secret's
+ * check hook (secret.c) learns from its first call, for the boot value
+ * here, how the library was loaded.
+ */
+static void
+define_settings(bool preloaded)
 {
 	DefineCustomBoolVariable("nicelogin.require_exp",
 							 "Refuses tokens that carry no exp claim.",
@@ -310,19 +339,183 @@ nl_guc_init(void)
 							   PGC_SUSET, 0,
 							   postgrest_channel_check, NULL, NULL);
 
+	DefineCustomStringVariable("nicelogin.database",
+							   "Database whose nicelogin key set the refresh worker keeps fresh.",
+							   NULL,
+							   &nl_database,
+							   "postgres",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("nicelogin.worker_role",
+							   "Role the refresh worker connects as.",
+							   "Empty: the bootstrap superuser, refreshing as the extension's owner. "
+							   "A role needs LOGIN, SELECT, INSERT and DELETE on nicelogin_keys, INSERT and DELETE on "
+							   "nicelogin_jwks_fetch, EXECUTE on "
+							   "nicelogin_purge_revocations(), and USAGE on the extension's schema.",
+							   &nl_worker_role,
+							   "",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+
+	/*
+	 * The intervals' maximum (INT_MAX / 1000 s, about 24 days) keeps every
+	 * schedule sum below (int64 ms and µs arithmetic on now + interval) far
+	 * from overflowing.
+	 */
+	DefineCustomIntVariable("nicelogin.jwks_refresh_interval",
+							"Time between two scheduled refreshes of the stored JWKS.",
+							NULL,
+							&nl_refresh_interval,
+							86400, 10, INT_MAX / 1000,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("nicelogin.jwks_min_refresh_interval",
+							"Shortest time between two refreshes caused by unknown key ids.",
+							NULL,
+							&nl_min_refresh_interval,
+							60, 1, INT_MAX / 1000,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("nicelogin.track_stats",
+							 "Counts verifications and token cache answers for the nicelogin_stats views.",
+							 NULL,
+							 &nl_track_stats,
+							 true,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("nicelogin.log_failures",
+							 "Logs each refused token verification with its reason and the token's kid, alg, iss, sub and jti.",
+							 "At most 10 lines a minute per session; the token itself is never logged.",
+							 &nl_log_failures,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	if (preloaded)
+		DefineCustomIntVariable("nicelogin.shared_token_cache_size",
+								"Number of verified tokens kept in shared memory for all sessions.",
+								"0 turns the shared cache off.",
+								&nl_shared_token_cache_size,
+								10000, 0, 1000000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 }
 
+/* ---------- shared memory ---------- */
+
+/*
+ * One part of nicelogin's shared memory.  A part whose size is 0 is off:
+ * nothing is asked for, init is not called.  nlocks LWLocks come in a
+ * tranche named as the part; init gets them when the part is new (found
+ * false), else NULL, and keeps its pointer to base either way.
+ */
+typedef struct NlShmemPart
+{
+	const char *name;
+	Size		(*size) (void);
+	int			nlocks;
+	void		(*init) (void *base, bool found, LWLockPadded *locks);
+} NlShmemPart;
+
+static const NlShmemPart shmem_parts[] = {
+	{"nicelogin", nl_workerstate_shmem_size, 0, nl_workerstate_shmem_init},
+	{"nicelogin stats", nl_stats_shmem_size, 1, nl_stats_shmem_init},
+	{"nicelogin shared token cache", nl_sharedcache_shmem_size, NL_SHARED_PARTITIONS,
+	nl_sharedcache_shmem_init},
+};
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ProcessUtility_hook_type prev_process_utility_hook = NULL;
+
+static void
+nl_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	for (int i = 0; i < (int) lengthof(shmem_parts); i++)
+	{
+		const NlShmemPart *part = &shmem_parts[i];
+		Size		size = part->size();
+
+		if (size == 0)
+			continue;
+		RequestAddinShmemSpace(size);
+		if (part->nlocks > 0)
+			RequestNamedLWLockTranche(part->name, part->nlocks);
+	}
+}
+
+static void
+nl_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	for (int i = 0; i < (int) lengthof(shmem_parts); i++)
+	{
+		const NlShmemPart *part = &shmem_parts[i];
+		Size		size = part->size();
+		void	   *base;
+		bool		found;
+
+		if (size == 0)
+			continue;
+		base = ShmemInitStruct(part->name, size, &found);
+		part->init(base, found,
+				   !found && part->nlocks > 0 ? GetNamedLWLockTranche(part->name) : NULL);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* ProcessUtility hook (preloaded only): the shared cache looks at COMMIT PREPARED. */
+static void
+nl_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+				   ProcessUtilityContext context, ParamListInfo params,
+				   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_process_utility_hook)
+		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params,
+								  queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+	nl_sharedcache_after_utility(pstmt);
+}
+
+/*
+ * Every setting, then the prefix reserved (a nicelogin.* placeholder left
+ * over is removed with a WARNING); the callbacks of every backend; with the
+ * library in shared_preload_libraries, shared memory, the shared cache's
+ * hooks and the refresh worker (never in a binary upgrade: see worker.c).
+ */
 void
 _PG_init(void)
 {
-	nl_guc_init();
-	nl_worker_init();
-	nl_keycache_init();
-	nl_revocation_init();
-	nl_stats_init();
-	nl_faillog_init();
-	nl_sharedcache_init();
+	bool		preloaded = process_shared_preload_libraries_in_progress;
+
+	define_settings(preloaded);
 	MarkGUCPrefixReserved("nicelogin");
+
+	CacheRegisterRelcacheCallback(nl_keycache_relcache_callback, (Datum) 0);
+	CacheRegisterRelcacheCallback(nl_lists_relcache_callback, (Datum) 0);
+	RegisterXactCallback(nl_stats_xact_callback, NULL);
+
+	if (!preloaded)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = nl_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = nl_shmem_startup;
+	RegisterXactCallback(nl_sharedcache_xact_callback, NULL);
+	prev_process_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = nl_process_utility;
+	if (!IsBinaryUpgrade)
+		nl_worker_register();
 }
 
 static const char *const result_names[] = {

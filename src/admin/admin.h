@@ -9,11 +9,12 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 
 #include "extension.h"
 
-/* ---------- api.c / http.c ---------- */
+/* ---------- http.c ---------- */
 /*
  * Sends one request to NiceLogin.  method is "GET", "POST" or "PATCH"; body
  * is a JSON text or NULL.  Returns the HTTP status and fills response with
@@ -22,6 +23,11 @@
 extern long nl_http_request(const char *method, const char *url,
 							const char *body, StringInfo response);
 
+/* ---------- api.c ---------- */
+/* The key set NiceLogin publishes for nicelogin.api_key (not empty), or an ERROR. */
+extern Jsonb *nl_api_get_jwks(void);
+
+/* ---------- keystore.c: the one path that stores keys ---------- */
 /* Validates a JWKS and replaces the stored keys; returns the key count. */
 extern int	nl_store_jwks(Jsonb *jwks, const NlExtension *ext);
 /* Records a committed-with-the-keys fetch in nicelogin_jwks_fetch. */
@@ -33,9 +39,6 @@ extern void nl_record_fetch(const NlExtension *ext, const char *by, int keys);
  */
 extern char *nl_keys_subscription(const NlExtension *ext);
 extern void nl_refuse_replicated_keys(const NlExtension *ext);
-
-extern void nl_guc_init(void);
-
 /*
  * Fetches the JWKS from NiceLogin, stores it with nl_store_jwks() and records
  * the fetch (by: who fetched) with nl_record_fetch(); returns the key count,
@@ -44,17 +47,13 @@ extern void nl_guc_init(void);
 extern int	nl_refresh_jwks(const NlExtension *ext, const char *by);
 
 /* ---------- worker.c ---------- */
-extern char *nl_database;
-extern char *nl_worker_role;
-extern int	nl_refresh_interval;
-extern int	nl_min_refresh_interval;
-extern void nl_worker_init(void);
-/* A backend met a kid that is not in the stored set. */
-extern void nl_worker_request_refresh(void);
-/* Outcome of a refresh, for nicelogin_jwks_status(). */
-extern void nl_worker_record(bool ok, const char *by, int keys, const char *error);
+/* Registers the refresh worker (preloaded, not in a binary upgrade). */
+extern void nl_worker_register(void);
 
 /* ---------- secret.c ---------- */
+/* nicelogin.api_secret's hooks: where it may come from, who may see it. */
+extern bool nl_api_secret_check_hook(char **newval, void **extra, GucSource source);
+extern const char *nl_api_secret_show_hook(void);
 /* Tells the server log about stored or ignored copies of the API secret (the worker, at start). */
 extern void nl_log_secret_problems(void);
 /*

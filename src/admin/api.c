@@ -74,7 +74,6 @@ PG_FUNCTION_INFO_V1(nicelogin_reset_password);
 PG_FUNCTION_INFO_V1(nicelogin_change_password);
 PG_FUNCTION_INFO_V1(nicelogin_activate);
 PG_FUNCTION_INFO_V1(nicelogin_deactivate);
-PG_FUNCTION_INFO_V1(nicelogin_refresh_jwks);
 
 static const char *nl_require_api_key(void);
 static char *nl_api_url(const char *path);
@@ -198,28 +197,20 @@ nicelogin_deactivate(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(nl_set_user_active(fcinfo, false));
 }
 
+/* ---------- the calls ---------- */
+
 /*
- * nicelogin_refresh_jwks() returns integer: fetches the JWKS published for
- * nicelogin.api_key and stores it.  A failed fetch, an unreadable answer or a
- * set that nl_store_jwks() refuses all raise before the stored keys change.
+ * GET /.well-known/jwks/{api_key}: the key set NiceLogin publishes for
+ * nicelogin.api_key, not yet checked beyond being a non-empty answer (the
+ * caller stores it with nl_store_jwks(), which checks every key).
  */
-int
-nl_refresh_jwks(const NlExtension *ext, const char *by)
+Jsonb *
+nl_api_get_jwks(void)
 {
-	const char *api_key;
+	const char *api_key = nl_require_api_key();
 	char	   *path;
 	Jsonb	   *jwks;
 
-	/*
-	 * Before any request: the tables it writes must be the extension's own,
-	 * of a version that has them (nicelogin_jwks_fetch comes with 1.1).
-	 */
-	(void) nl_member_table(ext, "nicelogin_jwks_fetch", "1.1", NoLock, NULL);
-	(void) nl_member_table(ext, "nicelogin_keys", "1.0", NoLock, NULL);
-
-	/* the answer could not be stored where a subscription receives the keys */
-	nl_refuse_replicated_keys(ext);
-	api_key = nl_require_api_key();
 	path = psprintf("/.well-known/jwks/%s", nl_url_escape(api_key));
 	jwks = nl_api_call("GET", path, NULL, NULL, 0);
 
@@ -242,49 +233,8 @@ nl_refresh_jwks(const NlExtension *ext, const char *by)
 					 errdetail("The stored keys are kept: an empty set would refuse every token."),
 					 errhint("Check nicelogin.api_key and nicelogin.base_url.")));
 	}
-
-	{
-		int			count = nl_store_jwks(jwks, ext);
-
-		nl_record_fetch(ext, by, count);
-		return count;
-	}
+	return jwks;
 }
-
-/*
- * The SQL entry point; the refresh worker calls nl_refresh_jwks() directly.
- * Both outcomes are recorded for nicelogin_jwks_status().
- */
-Datum
-nicelogin_refresh_jwks(PG_FUNCTION_ARGS)
-{
-	char	   *by = GetUserNameFromId(GetSessionUserId(), false);
-	MemoryContext cxt = CurrentMemoryContext;
-	NlExtension ext;
-	int			keys;
-
-	PG_TRY();
-	{
-		nl_extension_get(&ext);
-		keys = nl_refresh_jwks(&ext, by);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		nl_worker_record(false, by, 0, edata->message);
-		FreeErrorData(edata);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	nl_worker_record(true, by, keys, NULL);
-	PG_RETURN_INT32(keys);
-}
-
-
-/* ---------- the calls ---------- */
 
 /* POST /request_password_reset: returns the reset token. */
 static char *

@@ -762,11 +762,18 @@ nl_http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 		while (newcap < nl_body.len + n)
 			newcap *= 2;
-		grown = realloc(nl_body.data, newcap);
+		/* not realloc(): the old buffer, which may hold a reset token, is wiped first */
+		grown = malloc(newcap);
 		if (grown == NULL)
 		{
 			nl_body.out_of_memory = true;
 			return 0;
+		}
+		if (nl_body.data != NULL)
+		{
+			memcpy(grown, nl_body.data, nl_body.len);
+			explicit_bzero(nl_body.data, nl_body.cap);
+			free(nl_body.data);
 		}
 		nl_body.data = grown;
 		nl_body.cap = newcap;

@@ -40,10 +40,6 @@
 /* What replaces a secret: in SHOW for other roles, and in echoed error texts. */
 #define NL_MASK					"********"
 
-/* GUC hooks for nicelogin.api_secret, registered in nicelogin.c. */
-extern bool nl_api_secret_check_hook(char **newval, void **extra, GucSource source);
-extern const char *nl_api_secret_show_hook(void);
-
 /*
  * Set by the check hook when it dropped a secret from the server
  * configuration because the library is not preloaded; reported (at most

@@ -1,14 +1,14 @@
 /*
  * worker.c
- *		The key refresh background worker, and the shared state it reports.
+ *		The key refresh background worker.
  *
  * With shared_preload_libraries = 'nicelogin', one worker connects to
  * nicelogin.database and refreshes the stored JWKS every
  * nicelogin.jwks_refresh_interval, and early when a backend met a token whose
  * kid is not in the stored set (backends raise a flag in shared memory and
- * set the worker's latch; at most one early refresh per
+ * set the worker's latch: workerstate.c; at most one early refresh per
  * nicelogin.jwks_min_refresh_interval, so forged kids cannot hammer the API).
- * Refreshing goes through nl_refresh_jwks(), the same path as
+ * Refreshing goes through nl_refresh_jwks() (keystore.c), the same path as
  * nicelogin_refresh_jwks().  Failures back off and are logged; a failed
  * refresh never removes keys.  On a standby the worker stays idle (keys
  * arrive through WAL) and takes over after promotion.  On a logical
@@ -27,21 +27,14 @@
  * Without shared_preload_libraries none of this exists and everything else
  * works; nicelogin_jwks_status() then reports only what the key table says.
  */
+#include "nicelogin.h"
 #include "extension.h"
 #include "admin/admin.h"
+#include "ops/ops.h"
 
-#include <limits.h>
-
-#include "access/genam.h"
-#include "access/htup_details.h"
-#include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "catalog/indexing.h"
-#include "catalog/pg_extension.h"
-#include "executor/spi.h"
 #include "fmgr.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -49,135 +42,24 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
-#include "storage/shmem.h"
-#include "storage/spin.h"
 #include "tcop/tcopprot.h"
-#include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-PG_FUNCTION_INFO_V1(nicelogin_jwks_status);
-
 PGDLLEXPORT void nl_worker_main(Datum arg);
 
-char	   *nl_database = NULL;
-char	   *nl_worker_role = NULL;
-int			nl_refresh_interval = 86400;
-int			nl_min_refresh_interval = 60;
-
-#define NL_ERROR_LEN 512
-
-typedef struct NlShared
-{
-	slock_t		mutex;
-	pg_atomic_uint32 refresh_requested;	/* a backend met an unknown kid */
-	Latch	   *worker_latch;
-	pid_t		worker_pid;
-	bool		standby;		/* the worker saw recovery in progress */
-	TimestampTz unknown_kid_at; /* when the pending request was raised */
-	TimestampTz last_attempt_at;
-	TimestampTz last_fetch_at;
-	char		last_fetch_by[NAMEDATALEN];
-	int			last_fetch_keys;
-	TimestampTz last_error_at;
-	char		last_error[NL_ERROR_LEN];
-	TimestampTz next_refresh_at;
-	int64		refreshes;
-	int64		failures;
-} NlShared;
-
-static NlShared *nl_shared = NULL;
 static bool connected_as_role = false;	/* nicelogin.worker_role was set */
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-static void
-nl_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(NlShared)));
-}
-
-static void
-nl_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	nl_shared = ShmemInitStruct("nicelogin", sizeof(NlShared), &found);
-	if (!found)
-	{
-		memset(nl_shared, 0, sizeof(NlShared));
-		SpinLockInit(&nl_shared->mutex);
-		pg_atomic_init_u32(&nl_shared->refresh_requested, 0);
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-/* Called from _PG_init: settings always; shared memory and worker when preloaded. */
+/*
+ * Registers the worker; _PG_init calls it when the library is preloaded,
+ * outside a binary upgrade.
+ */
 void
-nl_worker_init(void)
+nl_worker_register(void)
 {
 	BackgroundWorker worker;
-
-	DefineCustomStringVariable("nicelogin.database",
-							   "Database whose nicelogin key set the refresh worker keeps fresh.",
-							   NULL,
-							   &nl_database,
-							   "postgres",
-							   PGC_SIGHUP, 0,
-							   NULL, NULL, NULL);
-
-	DefineCustomStringVariable("nicelogin.worker_role",
-							   "Role the refresh worker connects as.",
-							   "Empty: the bootstrap superuser, refreshing as the extension's owner. "
-							   "A role needs LOGIN, SELECT, INSERT and DELETE on nicelogin_keys, INSERT and DELETE on "
-							   "nicelogin_jwks_fetch, EXECUTE on "
-							   "nicelogin_purge_revocations(), and USAGE on the extension's schema.",
-							   &nl_worker_role,
-							   "",
-							   PGC_SIGHUP, 0,
-							   NULL, NULL, NULL);
-
-	/*
-	 * The intervals' maximum (INT_MAX / 1000 s, about 24 days) keeps every
-	 * schedule sum below (int64 ms and µs arithmetic on now + interval) far
-	 * from overflowing.
-	 */
-	DefineCustomIntVariable("nicelogin.jwks_refresh_interval",
-							"Time between two scheduled refreshes of the stored JWKS.",
-							NULL,
-							&nl_refresh_interval,
-							86400, 10, INT_MAX / 1000,
-							PGC_SIGHUP, GUC_UNIT_S,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("nicelogin.jwks_min_refresh_interval",
-							"Shortest time between two refreshes caused by unknown key ids.",
-							NULL,
-							&nl_min_refresh_interval,
-							60, 1, INT_MAX / 1000,
-							PGC_SIGHUP, GUC_UNIT_S,
-							NULL, NULL, NULL);
-
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = nl_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = nl_shmem_startup;
-
-	/* pg_upgrade's servers: nothing may connect to a database or write */
-	if (IsBinaryUpgrade)
-		return;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -188,64 +70,6 @@ nl_worker_init(void)
 	snprintf(worker.bgw_name, BGW_MAXLEN, "nicelogin jwks refresh");
 	snprintf(worker.bgw_type, BGW_MAXLEN, "nicelogin jwks refresh");
 	RegisterBackgroundWorker(&worker);
-}
-
-/*
- * A backend met a token whose kid is not in the stored set: ask the worker
- * for an early refresh.  Cheap and lock-free; only the first request since
- * the last refresh sets the worker's latch.
- */
-void
-nl_worker_request_refresh(void)
-{
-	Latch	   *latch;
-
-	if (nl_shared == NULL)
-		return;
-	if (pg_atomic_exchange_u32(&nl_shared->refresh_requested, 1) != 0)
-		return;
-	SpinLockAcquire(&nl_shared->mutex);
-	nl_shared->unknown_kid_at = GetCurrentTimestamp();
-	latch = nl_shared->worker_latch;
-	SpinLockRelease(&nl_shared->mutex);
-	if (latch)
-		SetLatch(latch);
-}
-
-/* Records the outcome of a refresh, by the worker or by nicelogin_refresh_jwks(). */
-void
-nl_worker_record(bool ok, const char *by, int keys, const char *error)
-{
-	TimestampTz now = GetCurrentTimestamp();
-
-	if (nl_shared == NULL)
-		return;
-	SpinLockAcquire(&nl_shared->mutex);
-	nl_shared->last_attempt_at = now;
-	if (ok)
-	{
-		nl_shared->last_fetch_at = now;
-		strlcpy(nl_shared->last_fetch_by, by, NAMEDATALEN);
-		nl_shared->last_fetch_keys = keys;
-		nl_shared->refreshes++;
-	}
-	else
-	{
-		nl_shared->last_error_at = now;
-		strlcpy(nl_shared->last_error, error ? error : "unknown error", NL_ERROR_LEN);
-		nl_shared->failures++;
-	}
-	SpinLockRelease(&nl_shared->mutex);
-}
-
-/* The worker is going away: nobody to wake any more. */
-static void
-worker_exit(int code, Datum arg)
-{
-	SpinLockAcquire(&nl_shared->mutex);
-	nl_shared->worker_latch = NULL;
-	nl_shared->worker_pid = 0;
-	SpinLockRelease(&nl_shared->mutex);
 }
 
 /* What the worker does in a transaction of its own; ext is NULL without the extension. */
@@ -457,7 +281,7 @@ nl_worker_main(Datum arg)
 	TimestampTz next_at = 0;	/* first refresh at once */
 	TimestampTz next_purge_at = 0;	/* first purge at once */
 
-	/* never registered then (nl_worker_init); exit 0 unregisters it */
+	/* never registered then (_PG_init); exit 0 unregisters it */
 	if (IsBinaryUpgrade)
 		proc_exit(0);
 
@@ -483,11 +307,7 @@ nl_worker_main(Datum arg)
 	loopcxt = AllocSetContextCreate(TopMemoryContext, "nicelogin worker loop",
 									ALLOCSET_DEFAULT_SIZES);
 
-	SpinLockAcquire(&nl_shared->mutex);
-	nl_shared->worker_latch = MyLatch;
-	nl_shared->worker_pid = MyProcPid;
-	SpinLockRelease(&nl_shared->mutex);
-	on_shmem_exit(worker_exit, (Datum) 0);
+	nl_worker_attach();
 
 	if (connected_as_role)
 		ereport(LOG, (errmsg("nicelogin jwks refresh worker started for database \"%s\" as role \"%s\"",
@@ -527,25 +347,22 @@ nl_worker_main(Datum arg)
 
 		now = GetCurrentTimestamp();
 		standby = RecoveryInProgress();
-		requested = pg_atomic_read_u32(&nl_shared->refresh_requested) != 0;
+		requested = nl_worker_refresh_requested();
 
 		if (!standby)
 		{
-			TimestampTz last_attempt;
 			bool		early_ok;
 
-			SpinLockAcquire(&nl_shared->mutex);
-			last_attempt = nl_shared->last_attempt_at;
-			SpinLockRelease(&nl_shared->mutex);
 			early_ok = requested &&
-				now >= TimestampTzPlusMilliseconds(last_attempt, (int64) nl_min_refresh_interval * 1000);
+				now >= TimestampTzPlusMilliseconds(nl_worker_last_attempt(),
+												   (int64) nl_min_refresh_interval * 1000);
 
 			if (now >= next_at || early_ok)
 			{
 				bool		early = early_ok && now < next_at;
 				WorkerRefresh done;
 
-				pg_atomic_write_u32(&nl_shared->refresh_requested, 0);
+				nl_worker_clear_request();
 				done = worker_refresh(loopcxt, early);
 				if (done == REFRESH_REPLICATED)
 				{
@@ -561,7 +378,7 @@ nl_worker_main(Datum arg)
 					 * old keys; the commit made every backend drop them and
 					 * re-verify, and a kid still unknown raises a new request.
 					 */
-					pg_atomic_write_u32(&nl_shared->refresh_requested, 0);
+					nl_worker_clear_request();
 					backoff_ms = 0;
 					next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 														  (int64) nl_refresh_interval * 1000);
@@ -573,7 +390,7 @@ nl_worker_main(Datum arg)
 					next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms);
 				}
 				now = GetCurrentTimestamp();
-				requested = pg_atomic_read_u32(&nl_shared->refresh_requested) != 0;
+				requested = nl_worker_refresh_requested();
 			}
 		}
 
@@ -584,10 +401,7 @@ nl_worker_main(Datum arg)
 			next_purge_at = TimestampTzPlusMilliseconds(now, NL_PURGE_INTERVAL_MS);
 		}
 
-		SpinLockAcquire(&nl_shared->mutex);
-		nl_shared->standby = standby;
-		nl_shared->next_refresh_at = standby ? 0 : next_at;
-		SpinLockRelease(&nl_shared->mutex);
+		nl_worker_publish(standby ? 0 : next_at);
 
 		/* sleep until the next refresh, an early request, or a minute at most */
 		if (standby)
@@ -597,15 +411,8 @@ nl_worker_main(Datum arg)
 			TimestampTz wake = next_at;
 
 			if (requested)
-			{
-				TimestampTz last_attempt;
-
-				SpinLockAcquire(&nl_shared->mutex);
-				last_attempt = nl_shared->last_attempt_at;
-				SpinLockRelease(&nl_shared->mutex);
-				wake = Min(wake, TimestampTzPlusMilliseconds(last_attempt,
+				wake = Min(wake, TimestampTzPlusMilliseconds(nl_worker_last_attempt(),
 															 (int64) nl_min_refresh_interval * 1000));
-			}
 			wake = Min(wake, next_purge_at);
 			wait_ms = (long) Max((wake - now) / 1000, 0);
 			wait_ms = Min(wait_ms, 60000L);
@@ -613,56 +420,4 @@ nl_worker_main(Datum arg)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 wait_ms, PG_WAIT_EXTENSION);
 	}
-}
-
-/*
- * nicelogin_jwks_status(): the refresh state kept in shared memory.  All NULL
- * (and worker_pid NULL) when the library is not preloaded.
- */
-Datum
-nicelogin_jwks_status(PG_FUNCTION_ARGS)
-{
-	TupleDesc	tupdesc;
-	Datum		values[10];
-	bool		nulls[10];
-	NlShared	s;
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	memset(nulls, true, sizeof(nulls));
-	if (nl_shared != NULL)
-	{
-		SpinLockAcquire(&nl_shared->mutex);
-		memcpy(&s, nl_shared, sizeof(NlShared));
-		SpinLockRelease(&nl_shared->mutex);
-
-		if (s.worker_pid != 0)
-		{
-			values[0] = Int32GetDatum(s.worker_pid);
-			nulls[0] = false;
-		}
-		if (s.last_fetch_at != 0)
-		{
-			values[1] = TimestampTzGetDatum(s.last_fetch_at);
-			values[2] = CStringGetTextDatum(s.last_fetch_by);
-			values[3] = Int32GetDatum(s.last_fetch_keys);
-			nulls[1] = nulls[2] = nulls[3] = false;
-		}
-		if (s.last_error_at != 0)
-		{
-			values[4] = TimestampTzGetDatum(s.last_error_at);
-			values[5] = CStringGetTextDatum(s.last_error);
-			nulls[4] = nulls[5] = false;
-		}
-		if (s.next_refresh_at != 0)
-		{
-			values[6] = TimestampTzGetDatum(s.next_refresh_at);
-			nulls[6] = false;
-		}
-		values[7] = BoolGetDatum(pg_atomic_read_u32(&nl_shared->refresh_requested) != 0);
-		values[8] = Int64GetDatum(s.refreshes);
-		values[9] = Int64GetDatum(s.failures);
-		nulls[7] = nulls[8] = nulls[9] = false;
-	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

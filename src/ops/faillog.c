@@ -19,7 +19,6 @@
  * opens with a refusal, or when the backend exits.
  */
 #include "jose/jose.h"
-#include "verify/verify.h"
 #include "ops/ops.h"
 
 #include "miscadmin.h"
@@ -31,25 +30,11 @@
 #define NL_LOG_FAILURES_PER_MINUTE 10
 #define NL_LOG_VALUE_MAX 64
 
-bool		nl_log_failures = false;
-
 static TimestampTz window_start = 0;
 static int	logged_in_window = 0;
 static int64 suppressed = 0;
 static bool exit_callback_registered = false;
 static MemoryContext faillog_cxt = NULL;
-
-void
-nl_faillog_init(void)
-{
-	DefineCustomBoolVariable("nicelogin.log_failures",
-							 "Logs each refused token verification with its reason and the token's kid, alg, iss, sub and jti.",
-							 "At most 10 lines a minute per session; the token itself is never logged.",
-							 &nl_log_failures,
-							 false,
-							 PGC_SUSET, 0,
-							 NULL, NULL, NULL);
-}
 
 /* Logs how many refusals were not logged, if any. */
 static void

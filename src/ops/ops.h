@@ -1,13 +1,20 @@
 /*
  * ops.h
- *		Operations: the statistics behind the nicelogin_stats views and the
- *		failure log.
+ *		Operations: the statistics behind the nicelogin_stats views, the
+ *		failure log, and the refresh worker's state in shared memory.  The
+ *		bottom layer: every other one may use it, it uses only the JOSE core's
+ *		result codes and the settings.
  */
 #ifndef NL_OPS_H
 #define NL_OPS_H
 
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "storage/lwlock.h"
+#include "utils/timestamp.h"
+
+#include "nicelogin.h"
 #include "jose/jose.h"
 
 /* ---------- stats.c: counters behind the nicelogin_stats views ---------- */
@@ -51,7 +58,6 @@ typedef struct NlStatsPending
 	int64		events[NL_STATS_NEVENTS];
 } NlStatsPending;
 
-extern bool nl_track_stats;
 extern NlStatsPending nl_stats_pending;
 
 /* Counts one answer with result r from source src. */
@@ -76,16 +82,30 @@ nl_stats_count(NlStatsEvent ev)
 	}
 }
 
-extern void nl_stats_init(void);
+extern Size nl_stats_shmem_size(void);
+extern void nl_stats_shmem_init(void *base, bool found, LWLockPadded *locks);
+extern void nl_stats_xact_callback(XactEvent event, void *arg);
 
 /* ---------- faillog.c: nicelogin.log_failures ---------- */
-extern bool nl_log_failures;
 /*
  * Logs a refused verification (when nicelogin.log_failures is on, at most
  * NL_LOG_FAILURES_PER_MINUTE a minute per backend).  Never raises for a bad
  * token; never logs the token, its signature or its payload.
  */
 extern void nl_log_refusal(const char *token, int len, NlResult r);
-extern void nl_faillog_init(void);
+
+/* ---------- workerstate.c: the refresh worker's state, nicelogin_jwks_status() ---------- */
+extern Size nl_workerstate_shmem_size(void);
+extern void nl_workerstate_shmem_init(void *base, bool found, LWLockPadded *locks);
+/* A backend met a kid that is not in the stored set: asks for an early refresh. */
+extern void nl_worker_request_refresh(void);
+/* Outcome of a refresh (the worker's or nicelogin_refresh_jwks()'s), for nicelogin_jwks_status(). */
+extern void nl_worker_record(bool ok, const char *by, int keys, const char *error);
+/* The worker's side: requests wake it from nl_worker_attach() on. */
+extern void nl_worker_attach(void);
+extern bool nl_worker_refresh_requested(void);
+extern void nl_worker_clear_request(void);
+extern TimestampTz nl_worker_last_attempt(void);
+extern void nl_worker_publish(TimestampTz next_refresh_at);
 
 #endif							/* NL_OPS_H */

@@ -7,7 +7,7 @@
  *
  * Counting must cost nothing measurable on the hot path, so a backend only
  * increments its own counters (nl_stats_answer(), nl_stats_count() in
- * nicelogin.h) and adds them to shared memory at the end of each
+ * ops.h) and adds them to shared memory at the end of each
  * transaction (an xact callback), before it reads the views (so it sees its
  * own counts), and at exit.  Every count is made inside a transaction, so an
  * idle backend has nothing pending.  The flush takes the table's LWLock in
@@ -24,7 +24,6 @@
  * session's counts only (with a NOTICE saying so).
  */
 #include "jose/jose.h"
-#include "verify/verify.h"
 #include "ops/ops.h"
 
 #include "access/xact.h"
@@ -50,8 +49,6 @@ PG_FUNCTION_INFO_V1(nicelogin_stats_reset);
 /* Databases counted separately; further ones share the overflow slot. */
 #define NL_STATS_MAX_DATABASES 64
 
-#define NL_STATS_TRANCHE "nicelogin stats"
-
 typedef struct NlStatsSlot
 {
 	Oid			dboid;			/* InvalidOid: free (and the overflow slot's) */
@@ -67,16 +64,12 @@ typedef struct NlStatsTable
 	NlStatsSlot slots[NL_STATS_MAX_DATABASES];
 } NlStatsTable;
 
-bool		nl_track_stats = true;
 NlStatsPending nl_stats_pending;
 
 static NlStatsTable *stats_shared = NULL;	/* in shared memory, when preloaded */
 static NlStatsTable *stats_local = NULL;	/* this backend's, when not */
 static int	my_slot = -1;		/* index of MyDatabaseId's slot, if known */
 static bool exit_callback_registered = false;
-
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static void
 slot_init(NlStatsSlot *slot, Oid dboid)
@@ -120,30 +113,21 @@ table_clear(NlStatsTable *t)
 	t->stats_reset = GetCurrentTimestamp();
 }
 
-static void
-stats_shmem_request(void)
+Size
+nl_stats_shmem_size(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(NlStatsTable)));
-	RequestNamedLWLockTranche(NL_STATS_TRANCHE, 1);
+	return MAXALIGN(sizeof(NlStatsTable));
 }
 
-static void
-stats_shmem_startup(void)
+/* Attaches to the shared table at base (one lock), set up empty when new. */
+void
+nl_stats_shmem_init(void *base, bool found, LWLockPadded *locks)
 {
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	stats_shared = ShmemInitStruct("nicelogin stats", sizeof(NlStatsTable), &found);
-	if (!found)
-	{
-		table_init(stats_shared);
-		stats_shared->lock = &(GetNamedLWLockTranche(NL_STATS_TRANCHE))->lock;
-	}
-	LWLockRelease(AddinShmemInitLock);
+	stats_shared = (NlStatsTable *) base;
+	if (found)
+		return;
+	table_init(stats_shared);
+	stats_shared->lock = &locks[0].lock;
 }
 
 /* The table counts go to: the shared one, else this backend's own. */
@@ -245,8 +229,9 @@ stats_exit(int code, Datum arg)
 	stats_flush();
 }
 
-static void
-stats_xact_callback(XactEvent event, void *arg)
+/* At the end of each transaction (registered in _PG_init): the counts go to the table. */
+void
+nl_stats_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
@@ -260,28 +245,6 @@ stats_xact_callback(XactEvent event, void *arg)
 		default:
 			break;
 	}
-}
-
-/* Called from _PG_init: the setting and the callback always; shared memory when preloaded. */
-void
-nl_stats_init(void)
-{
-	DefineCustomBoolVariable("nicelogin.track_stats",
-							 "Counts verifications and token cache answers for the nicelogin_stats views.",
-							 NULL,
-							 &nl_track_stats,
-							 true,
-							 PGC_SUSET, 0,
-							 NULL, NULL, NULL);
-
-	RegisterXactCallback(stats_xact_callback, NULL);
-
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = stats_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = stats_shmem_startup;
 }
 
 /* A copy of one slot's counts, read without holding the lock for long. */

@@ -30,8 +30,6 @@
 #include "extension.h"
 #include "jose/jose.h"
 #include "verify/verify.h"
-#include "admin/admin.h"
-#include "ops/ops.h"
 
 #include "access/genam.h"
 #include "access/table.h"
@@ -88,8 +86,8 @@ static bool resolving = false;
  * old OIDs first).  The old OIDs stay for matching meanwhile.  Reads
  * nothing.
  */
-static void
-lists_relcache_callback(Datum arg, Oid relid)
+void
+nl_lists_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == deactivated_relid || relid == revocations_relid)
 	{
@@ -104,12 +102,6 @@ lists_relcache_callback(Datum arg, Oid relid)
 		else
 			unknown_overflow = true;
 	}
-}
-
-void
-nl_revocation_init(void)
-{
-	CacheRegisterRelcacheCallback(lists_relcache_callback, (Datum) 0);
 }
 
 /*

@@ -72,16 +72,14 @@
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
-#include "tcop/utility.h"
+#include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(nicelogin_shared_cache_info);
 
-#define NL_SHARED_PARTITIONS 16
 #define NL_SHARED_EPOCH_SLOTS 64
-#define NL_SHARED_TRANCHE "nicelogin shared token cache"
 
 typedef struct SharedEntry
 {
@@ -133,14 +131,9 @@ typedef struct SharedCache
 	/* then int32 heads[nparts][nbuckets], then SharedEntry entries[nparts][per_part] */
 } SharedCache;
 
-int			nl_shared_token_cache_size = 10000;
-
 static SharedCache *shared = NULL;
 static int32 *heads_base = NULL;
 static SharedEntry *entries_base = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-static ProcessUtility_hook_type prev_process_utility_hook = NULL;
 
 /* this backend's context digest, and what it was computed from */
 static uint8 context_digest[NL_SHA256_LEN];
@@ -153,8 +146,6 @@ static uint64 my_start_seq = 0;
 
 /* this transaction fired the invalidation trigger of one of the tables */
 static bool xact_changed = false;
-
-static void xact_callback(XactEvent event, void *arg);
 
 /* a hit's copy, valid until the next lookup */
 static MemoryContext hit_cxt = NULL;
@@ -171,14 +162,17 @@ layout(int size, int *nparts, int *per_part, int *nbuckets)
 		*nbuckets *= 2;
 }
 
-static Size
-shared_size(void)
+/* Shared memory to ask for at server start (_PG_init): 0 when the cache is off. */
+Size
+nl_sharedcache_shmem_size(void)
 {
 	int			nparts,
 				per_part,
 				nbuckets;
 	Size		size;
 
+	if (nl_shared_token_cache_size == 0)
+		return 0;
 	layout(nl_shared_token_cache_size, &nparts, &per_part, &nbuckets);
 	size = MAXALIGN(sizeof(SharedCache));
 	size = add_size(size, MAXALIGN(mul_size(mul_size(nparts, nbuckets), sizeof(int32))));
@@ -186,123 +180,70 @@ shared_size(void)
 	return size;
 }
 
-static void
-shmem_request(void)
+/*
+ * Attaches to the cache at base (NL_SHARED_PARTITIONS locks), and sets it up
+ * empty when it is new (not found).
+ */
+void
+nl_sharedcache_shmem_init(void *base, bool found, LWLockPadded *locks)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	if (nl_shared_token_cache_size == 0)
-		return;
-	RequestAddinShmemSpace(shared_size());
-	RequestNamedLWLockTranche(NL_SHARED_TRANCHE, NL_SHARED_PARTITIONS);
-}
-
-static void
-shmem_startup(void)
-{
-	bool		found;
 	int			nparts,
 				per_part,
 				nbuckets;
-	char	   *base;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	if (nl_shared_token_cache_size == 0)
-		return;
 
 	layout(nl_shared_token_cache_size, &nparts, &per_part, &nbuckets);
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	shared = ShmemInitStruct("nicelogin shared token cache", shared_size(), &found);
-	base = (char *) shared;
-	heads_base = (int32 *) (base + MAXALIGN(sizeof(SharedCache)));
-	entries_base = (SharedEntry *) (base + MAXALIGN(sizeof(SharedCache)) +
+	shared = (SharedCache *) base;
+	heads_base = (int32 *) ((char *) base + MAXALIGN(sizeof(SharedCache)));
+	entries_base = (SharedEntry *) ((char *) base + MAXALIGN(sizeof(SharedCache)) +
 									MAXALIGN(sizeof(int32) * nparts * nbuckets));
-	if (!found)
+	if (found)
+		return;
+
+	memset(shared, 0, sizeof(SharedCache));
+	shared->nparts = nparts;
+	shared->per_part = per_part;
+	shared->nbuckets = nbuckets;
+	for (int i = 0; i < NL_SHARED_EPOCH_SLOTS; i++)
+		pg_atomic_init_u64(&shared->epochs[i], 1);
+	pg_atomic_init_u64(&shared->start_seq, 1);
+	pg_atomic_init_u32(&shared->readers_bump, 0);
+	pg_atomic_init_u64(&shared->invalidations, 0);
+	pg_atomic_init_u64(&shared->too_large, 0);
+	for (int p = 0; p < nparts; p++)
 	{
-		LWLockPadded *locks = GetNamedLWLockTranche(NL_SHARED_TRANCHE);
+		SharedPartition *part = &shared->parts[p];
 
-		memset(shared, 0, sizeof(SharedCache));
-		shared->nparts = nparts;
-		shared->per_part = per_part;
-		shared->nbuckets = nbuckets;
-		for (int i = 0; i < NL_SHARED_EPOCH_SLOTS; i++)
-			pg_atomic_init_u64(&shared->epochs[i], 1);
-		pg_atomic_init_u64(&shared->start_seq, 1);
-		pg_atomic_init_u32(&shared->readers_bump, 0);
-		pg_atomic_init_u64(&shared->invalidations, 0);
-		pg_atomic_init_u64(&shared->too_large, 0);
-		for (int p = 0; p < nparts; p++)
-		{
-			SharedPartition *part = &shared->parts[p];
-
-			part->lock = &locks[p].lock;
-			pg_atomic_init_u64(&part->hits, 0);
-			pg_atomic_init_u64(&part->misses, 0);
-			pg_atomic_init_u64(&part->inserts, 0);
-			pg_atomic_init_u64(&part->evictions, 0);
-		}
-		for (int i = 0; i < nparts * nbuckets; i++)
-			heads_base[i] = -1;
-		for (int i = 0; i < nparts * per_part; i++)
-		{
-			memset(&entries_base[i], 0, offsetof(SharedEntry, data));
-			entries_base[i].next = -1;
-			pg_atomic_init_u32(&entries_base[i].referenced, 0);
-		}
+		part->lock = &locks[p].lock;
+		pg_atomic_init_u64(&part->hits, 0);
+		pg_atomic_init_u64(&part->misses, 0);
+		pg_atomic_init_u64(&part->inserts, 0);
+		pg_atomic_init_u64(&part->evictions, 0);
 	}
-	LWLockRelease(AddinShmemInitLock);
+	for (int i = 0; i < nparts * nbuckets; i++)
+		heads_base[i] = -1;
+	for (int i = 0; i < nparts * per_part; i++)
+	{
+		memset(&entries_base[i], 0, offsetof(SharedEntry, data));
+		entries_base[i].next = -1;
+		pg_atomic_init_u32(&entries_base[i].referenced, 0);
+	}
 }
 
 /*
- * COMMIT PREPARED makes visible a transaction whose commit callback never
- * ran, possibly prepared before a restart or crash (readers_bump is then 0
- * again): its own transaction's commit moves the epoch, whatever the
+ * After each utility statement (nicelogin's ProcessUtility hook, preloaded
+ * only): COMMIT PREPARED makes visible a transaction whose commit callback
+ * never ran, possibly prepared before a restart or crash (readers_bump is
+ * then 0 again): its own transaction's commit moves the epoch, whatever the
  * prepared one changed.
  */
-static void
-process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-				ProcessUtilityContext context, ParamListInfo params,
-				QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+void
+nl_sharedcache_after_utility(PlannedStmt *pstmt)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 
-	if (prev_process_utility_hook)
-		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params,
-								  queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
 	if (IsA(parsetree, TransactionStmt) &&
 		((TransactionStmt *) parsetree)->kind == TRANS_STMT_COMMIT_PREPARED)
 		xact_changed = true;
-}
-
-/*
- * Called from _PG_init: with nicelogin preloaded, the setting and shared
- * memory; otherwise nothing (a PGC_POSTMASTER setting can only be defined
- * at server start).
- */
-void
-nl_sharedcache_init(void)
-{
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	DefineCustomIntVariable("nicelogin.shared_token_cache_size",
-							"Number of verified tokens kept in shared memory for all sessions.",
-							"0 turns the shared cache off.",
-							&nl_shared_token_cache_size,
-							10000, 0, 1000000,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
-
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = shmem_startup;
-	RegisterXactCallback(xact_callback, NULL);
-	prev_process_utility_hook = ProcessUtility_hook;
-	ProcessUtility_hook = process_utility;
 }
 
 static inline pg_atomic_uint64 *
@@ -343,7 +284,7 @@ bump_epoch(void)
 
 /*
  * The invalidation trigger of a table of the extension fired in this
- * transaction (keycache.c): its commit moves the epoch.
+ * transaction (catalog.c): its commit moves the epoch.
  */
 void
 nl_sharedcache_note_change(void)
@@ -358,8 +299,8 @@ nl_sharedcache_note_change(void)
  * its database's epoch.  A prepared one becomes visible at a COMMIT PREPARED
  * that may run anywhere: from its PREPARE on, readers move the epoch.
  */
-static void
-xact_callback(XactEvent event, void *arg)
+void
+nl_sharedcache_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{

@@ -10,7 +10,6 @@
 #include "nicelogin.h"
 #include "jose/jose.h"
 #include "verify/verify.h"
-#include "admin/admin.h"
 #include "ops/ops.h"
 
 #include "access/xact.h"

@@ -9,6 +9,9 @@
 
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "nodes/plannodes.h"
+#include "storage/lwlock.h"
 #include "utils/jsonb.h"
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
@@ -27,11 +30,14 @@ extern const NlKeySet *nl_keycache_get(Oid fn_oid);
 extern uint64 nl_keycache_generation(void);
 /* SHA-256 of the text the cached keys were parsed from (NL_SHA256_LEN bytes), or NULL. */
 extern const uint8 *nl_keycache_digest(void);
+/* Relcache callback (registered in _PG_init): marks the cache stale. */
+extern void nl_keycache_relcache_callback(Datum arg, Oid relid);
+
+/* ---------- catalog.c ---------- */
 /* A fresh registered snapshot of the latest committed state, also in parallel mode. */
 extern Snapshot nl_register_fresh_snapshot(void);
 /* Processes pending invalidations, once per statement. */
 extern void nl_accept_invalidations(void);
-extern void nl_keycache_init(void);
 
 /* ---------- revocation.c ---------- */
 /*
@@ -48,7 +54,8 @@ extern uint64 nl_lists_generation(void);
  * recognizes every invalidation of them (before a shared cache lookup).
  */
 extern void nl_lists_prepare(Oid fn_oid);
-extern void nl_revocation_init(void);
+/* Relcache callback (registered in _PG_init): a change of either table. */
+extern void nl_lists_relcache_callback(Datum arg, Oid relid);
 
 /* ---------- verify.c: one verification, end to end ---------- */
 typedef struct NlVerified
@@ -125,6 +132,8 @@ extern void nl_tokencache_reset(void);
 /* ---------- sharedcache.c ---------- */
 /* Claims (jsonb) and email of a shared entry, at most; larger ones are not shared. */
 #define NL_SHARED_DATA_BYTES 1024
+/* Partitions of the shared cache at most, one LWLock each. */
+#define NL_SHARED_PARTITIONS 16
 
 typedef struct NlSharedKey
 {
@@ -132,7 +141,11 @@ typedef struct NlSharedKey
 	int			len;
 } NlSharedKey;
 
-extern void nl_sharedcache_init(void);
+/* Its shared memory (size 0: off) and the hooks _PG_init installs when preloaded. */
+extern Size nl_sharedcache_shmem_size(void);
+extern void nl_sharedcache_shmem_init(void *base, bool found, LWLockPadded *locks);
+extern void nl_sharedcache_xact_callback(XactEvent event, void *arg);
+extern void nl_sharedcache_after_utility(PlannedStmt *pstmt);
 extern bool nl_sharedcache_usable(void);
 extern void nl_sharedcache_bump(void);
 extern void nl_sharedcache_note_change(void);
