@@ -7,6 +7,7 @@ MODULE_big   = nicelogin
 OBJS = \
 	src/nicelogin.o \
 	src/extension.o \
+	src/install.o \
 	src/jose/base64url.o \
 	src/jose/jwk.o \
 	src/jose/jws.o \

@@ -7,71 +7,86 @@
 -- objects in it could add functions and operators that match a call better
 -- than nicelogin's own (an overload taking varchar, say), and a superuser's or
 -- an administrator's call, schema-qualified or not, would run them.
-DO $nl_schema_check$
-DECLARE
-    schema_oid oid := pg_catalog.to_regnamespace(pg_catalog.quote_ident(pg_catalog.current_schema()))::pg_catalog.oid;
-    schema_name text := pg_catalog.quote_ident(pg_catalog.current_schema());
-    writers text;
-    owner_fix text;
-    grantees text;
-BEGIN
-    -- CREATE granted to PUBLIC: every role (say so, rather than list them all)
-    IF EXISTS (SELECT FROM pg_catalog.pg_namespace n
-                CROSS JOIN LATERAL pg_catalog.aclexplode(COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a
-               WHERE n.oid OPERATOR(pg_catalog.=) schema_oid
-                 AND a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid
-                 AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE') THEN
-        writers := 'PUBLIC';
-    ELSE
-        SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname)
-          INTO writers
-          FROM pg_catalog.pg_roles r
-         WHERE NOT r.rolsuper
-           -- stands for the database's owner, who is looked at as a role of its own
-           AND r.oid OPERATOR(pg_catalog.<>) 'pg_database_owner'::pg_catalog.regrole::pg_catalog.oid
-           AND pg_catalog.has_schema_privilege(r.oid, schema_oid, 'CREATE');
-    END IF;
-    IF writers IS NULL THEN
-        RETURN;
-    END IF;
+-- One SQL statement, not a DO block, so that the refusal carries no PL/pgSQL
+-- context line; nicelogin_install_refuse() only raises, and exists only while
+-- this script runs.
+CREATE FUNCTION nicelogin_install_refuse(message text, detail text, hint text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'nicelogin_install_refuse'
+LANGUAGE C STRICT VOLATILE;
 
-    -- an owner that is not a superuser (pg_database_owner: the database's owner)
-    SELECT pg_catalog.format('ALTER SCHEMA %s OWNER TO %I; ', schema_name, current_user)
-      INTO owner_fix
+WITH target AS (
+    SELECT n.oid, n.nspowner, pg_catalog.quote_ident(n.nspname) AS qname
       FROM pg_catalog.pg_namespace n
-      JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) n.nspowner
-      LEFT JOIN pg_catalog.pg_database d ON d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
-      LEFT JOIN pg_catalog.pg_roles dbo ON dbo.oid OPERATOR(pg_catalog.=) d.datdba
-     WHERE n.oid OPERATOR(pg_catalog.=) schema_oid
-       AND NOT CASE WHEN o.rolname OPERATOR(pg_catalog.=) 'pg_database_owner'
-                    THEN COALESCE(dbo.rolsuper, false) ELSE o.rolsuper END;
-    -- those granted CREATE on it that are not superusers (PUBLIC, roles)
-    SELECT pg_catalog.string_agg(DISTINCT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid
-                                               THEN 'PUBLIC' ELSE pg_catalog.quote_ident(g.rolname) END, ', ')
-      INTO grantees
-      FROM pg_catalog.pg_namespace n
-     CROSS JOIN LATERAL pg_catalog.aclexplode(COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a
-      LEFT JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) a.grantee
-     WHERE n.oid OPERATOR(pg_catalog.=) schema_oid
-       AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
-       AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
-       AND NOT COALESCE(g.rolsuper, false);
+     WHERE n.nspname OPERATOR(pg_catalog.=) pg_catalog.current_schema()
+), found AS (
+    SELECT t.qname,
+           -- CREATE granted to PUBLIC: every role (say so, rather than list them all)
+           CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_namespace n
+                              CROSS JOIN LATERAL pg_catalog.aclexplode(COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a
+                             WHERE n.oid OPERATOR(pg_catalog.=) t.oid
+                               AND a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+                               AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE')
+                THEN 'PUBLIC'
+                ELSE (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname)
+                        FROM pg_catalog.pg_roles r
+                       WHERE NOT r.rolsuper
+                         -- stands for the database's owner, who is looked at as a role of its own
+                         AND r.oid OPERATOR(pg_catalog.<>) 'pg_database_owner'::pg_catalog.regrole::pg_catalog.oid
+                         AND pg_catalog.has_schema_privilege(r.oid, t.oid, 'CREATE'))
+           END AS writers,
+           -- an owner that is not a superuser (pg_database_owner: the database's owner)
+           (SELECT pg_catalog.format('ALTER SCHEMA %s OWNER TO %I; ', t.qname, current_user)
+              FROM pg_catalog.pg_roles o
+              LEFT JOIN pg_catalog.pg_database d ON d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
+              LEFT JOIN pg_catalog.pg_roles dbo ON dbo.oid OPERATOR(pg_catalog.=) d.datdba
+             WHERE o.oid OPERATOR(pg_catalog.=) t.nspowner
+               AND NOT CASE WHEN o.rolname OPERATOR(pg_catalog.=) 'pg_database_owner'
+                            THEN COALESCE(dbo.rolsuper, false) ELSE o.rolsuper END) AS owner_fix,
+           -- those granted CREATE on it that are not superusers (PUBLIC, roles)
+           (SELECT pg_catalog.string_agg(DISTINCT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+                                                       THEN 'PUBLIC' ELSE pg_catalog.quote_ident(g.rolname) END, ', ')
+              FROM pg_catalog.pg_namespace n
+             CROSS JOIN LATERAL pg_catalog.aclexplode(COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a
+              LEFT JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) a.grantee
+             WHERE n.oid OPERATOR(pg_catalog.=) t.oid
+               AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+               AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+               AND NOT COALESCE(g.rolsuper, false)) AS grantees,
+           -- functions and operators already there that roles other than
+           -- superusers own: a new owner or a REVOKE leaves them in place
+           (SELECT pg_catalog.count(*) FROM pg_catalog.pg_proc p
+              JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) p.proowner
+             WHERE p.pronamespace OPERATOR(pg_catalog.=) t.oid AND NOT o.rolsuper)
+           OPERATOR(pg_catalog.+)
+           (SELECT pg_catalog.count(*) FROM pg_catalog.pg_operator p
+              JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) p.oprowner
+             WHERE p.oprnamespace OPERATOR(pg_catalog.=) t.oid AND NOT o.rolsuper) AS planted,
+           -- a schema of its own only where CREATE SCHEMA nicelogin can work
+           NOT EXISTS (SELECT FROM pg_catalog.pg_namespace
+                        WHERE nspname OPERATOR(pg_catalog.=) 'nicelogin') AS can_create_own
+      FROM target t
+)
+SELECT nicelogin_install_refuse(
+           pg_catalog.format('schema "%s" can be written by roles that are not superusers: %s',
+                             pg_catalog.current_schema(), f.writers),
+           'They could create functions or operators there that shadow nicelogin''s, which superusers and administrators would then run.'::pg_catalog.text,
+           CASE WHEN f.can_create_own
+                THEN 'Install nicelogin into a schema of its own: CREATE SCHEMA nicelogin; CREATE EXTENSION nicelogin SCHEMA nicelogin; Or make this schema writable by superusers only'
+                ELSE 'Make the schema writable by superusers only' END
+           || CASE WHEN f.planted OPERATOR(pg_catalog.>) 0
+                   THEN pg_catalog.format(', once the functions and operators that other roles own in it (%s; \df %s.* and \do %s.* list them) are dropped or moved out',
+                                          f.planted, f.qname, f.qname)
+                   ELSE '' END
+           || ': '
+           || COALESCE(f.owner_fix, '')
+           || CASE WHEN f.grantees IS NOT NULL
+                   THEN pg_catalog.format('REVOKE CREATE ON SCHEMA %s FROM %s; ', f.qname, f.grantees) ELSE '' END
+           || pg_catalog.format('CREATE EXTENSION nicelogin SCHEMA %s;', f.qname))
+  FROM found f
+ WHERE f.writers IS NOT NULL;
 
-    RAISE EXCEPTION 'schema "%" can be written by roles that are not superusers: %',
-        pg_catalog.current_schema(), writers
-    USING ERRCODE = 'insufficient_privilege',
-          DETAIL = 'They could create functions or operators there that shadow nicelogin''s, which superusers and administrators would then run.',
-          -- a schema of its own only where CREATE SCHEMA nicelogin can work
-          HINT = CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_namespace
-                                        WHERE nspname OPERATOR(pg_catalog.=) 'nicelogin')
-                      THEN 'Install nicelogin into a schema of its own: CREATE SCHEMA nicelogin; CREATE EXTENSION nicelogin SCHEMA nicelogin; Or make this schema writable by superusers only: '
-                      ELSE 'Make the schema writable by superusers only: ' END
-                 || COALESCE(owner_fix, '')
-                 || CASE WHEN grantees IS NOT NULL
-                         THEN pg_catalog.format('REVOKE CREATE ON SCHEMA %s FROM %s; ', schema_name, grantees) ELSE '' END
-                 || pg_catalog.format('CREATE EXTENSION nicelogin SCHEMA %s;', schema_name);
-END
-$nl_schema_check$;
+DROP FUNCTION nicelogin_install_refuse(text, text, text);
 
 ------------------------------------------------------------------------
 -- Tables.  None is readable or writable by PUBLIC.  All three are

@@ -7,8 +7,6 @@ CREATE DATABASE regress_nl_audit;
 \c regress_nl_audit
 \set VERBOSITY terse
 SET client_min_messages = warning;
-CREATE SCHEMA nicelogin;
-CREATE EXTENSION nicelogin SCHEMA nicelogin;
 DROP ROLE IF EXISTS regress_nl_audit_app, regress_nl_audit_owner, regress_nl_audit_bypass,
     regress_nl_audit_su, regress_nl_audit_other, regress_nl_audit_mid;
 RESET client_min_messages;
@@ -18,6 +16,37 @@ CREATE ROLE regress_nl_audit_bypass BYPASSRLS;
 CREATE ROLE regress_nl_audit_su SUPERUSER;
 CREATE ROLE regress_nl_audit_other;
 CREATE ROLE regress_nl_audit_mid;
+
+-- Before the audit, the install's own check.  A schema nicelogin that another
+-- role owns (and has put a function in): CREATE EXTENSION refuses it, with a
+-- hint that fits (no CREATE SCHEMA: one exists; the function stays its
+-- owner's after ALTER SCHEMA ... OWNER) and no PL/pgSQL context line.
+CREATE SCHEMA nicelogin AUTHORIZATION regress_nl_audit_app;
+CREATE FUNCTION nicelogin.nicelogin_company_id(varchar) RETURNS uuid LANGUAGE sql
+    AS $$ SELECT NULL::uuid $$;
+ALTER FUNCTION nicelogin.nicelogin_company_id(varchar) OWNER TO regress_nl_audit_app;
+CREATE TEMP TABLE refusal (message text, hint text, plpgsql_context boolean);
+DO $$
+DECLARE m text; h text; c text;
+BEGIN
+    CREATE EXTENSION nicelogin SCHEMA nicelogin;
+EXCEPTION WHEN insufficient_privilege THEN
+    GET STACKED DIAGNOSTICS m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT, c = PG_EXCEPTION_CONTEXT;
+    -- the context of this DO block's own statement is "at SQL statement"
+    INSERT INTO refusal VALUES (m, replace(h, quote_ident(current_user), 'CURRENT_USER'),
+                                c LIKE '%at RAISE%');
+END $$;
+\x on
+SELECT * FROM refusal;
+\x off
+-- the hint's way out works
+DROP FUNCTION nicelogin.nicelogin_company_id(varchar);
+ALTER SCHEMA nicelogin OWNER TO CURRENT_USER;
+SET client_min_messages = warning;
+CREATE EXTENSION nicelogin SCHEMA nicelogin;
+RESET client_min_messages;
+-- and the refusal's helper is gone
+SELECT to_regprocedure('nicelogin.nicelogin_install_refuse(text,text,text)') AS install_refuse;
 
 -- The clean setup: the table is another role's, RLS enabled, the policy calls
 -- the extension's function, schema-qualified; a FORCEd table the role owns;
