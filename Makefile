@@ -7,6 +7,7 @@ MODULE_big   = nicelogin
 OBJS = \
 	src/nicelogin.o \
 	src/extension.o \
+	src/install.o \
 	src/jose/base64url.o \
 	src/jose/jwk.o \
 	src/jose/jws.o \
@@ -31,7 +32,7 @@ OBJS = \
 DATA         = $(wildcard nicelogin--*.sql) $(wildcard nicelogin--*.control) $(wildcard nicelogin_test--*.sql)
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
-REGRESS      = setup verify keys privileges wycheproof request rls_example nicelogin_test cached_time api api_deactivation limits secrets revoke lists store search_path stats postgrest upgrade move token_sources
+REGRESS      = setup verify keys privileges wycheproof request rls_example nicelogin_test cached_time api api_deactivation limits secrets revoke lists store search_path stats postgrest upgrade move token_sources rls_audit
 ISOLATION    = key_change deactivation_race long_transaction
 TAP_TESTS    = 1
 

@@ -25,6 +25,14 @@ SELECT nicelogin_request_password_reset('alice@acme.example');
 SELECT nicelogin_refresh_jwks();
 SELECT nicelogin_deactivate('22222222-2222-4222-8222-222222222222');
 \echo :LAST_ERROR_SQLSTATE
+-- a role that may call the function but is not a superuser cannot set the key:
+-- the hint says who can, and where
+GRANT EXECUTE ON FUNCTION nicelogin_request_password_reset(text) TO regress_nl_app;
+SET ROLE regress_nl_app;
+SET nicelogin.api_key = 'test-api-key';
+SELECT nicelogin_request_password_reset('alice@acme.example');
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION nicelogin_request_password_reset(text) FROM regress_nl_app;
 SET nicelogin.api_key = 'test-api-key';
 SET nicelogin.api_secret = 'test-api-secret';
 

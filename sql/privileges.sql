@@ -29,7 +29,8 @@ SELECT nicelogin_deactivate('11111111-1111-4111-8111-111111111111');
 RESET ROLE;
 
 -- Nothing the extension creates is granted to PUBLIC, except the functions
--- that verify and read the request's claims.
+-- that verify and read the request's claims, and the RLS audit (it reads
+-- only catalogs that every role can read).
 SELECT p.oid::regprocedure AS public_function
   FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
  WHERE d.refclassid = 'pg_extension'::regclass

@@ -56,7 +56,7 @@ $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'),
 	't', 'standby is in recovery (hot standby)');
 is($standby->safe_psql('postgres', 'SELECT extversion FROM pg_extension WHERE extname = \'nicelogin\''),
-	'1.2', 'the extension reached the standby through WAL');
+	'1.3', 'the extension reached the standby through WAL');
 is($standby->safe_psql('postgres', 'SELECT count(*) FROM nicelogin_keys'),
 	$nkeys, 'the key rows reached the standby');
 

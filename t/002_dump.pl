@@ -131,7 +131,7 @@ $node->safe_psql('postgres', 'CREATE DATABASE dst');
 }
 
 is($node->safe_psql('dst', "SELECT extversion FROM pg_extension WHERE extname = 'nicelogin'"),
-	'1.2', 'dst: the extension is restored');
+	'1.3', 'dst: the extension is restored');
 is($node->safe_psql('dst', $counts_sql), $src_counts, 'dst: same row counts as src');
 is($node->safe_psql('dst', $contents_sql), $src_contents,
 	'dst: same keys, deactivated users and revocations as src (every column)');

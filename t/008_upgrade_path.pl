@@ -140,7 +140,7 @@ note("hint: $fix");
 ($ret, $out, $err) = $node->psql('victim', $fix, on_error_stop => 1);
 is($ret, 0, 'the hint\'s statements run') or diag($err);
 is($node->safe_psql('victim', q{SELECT extversion FROM pg_extension WHERE extname = 'nicelogin'}),
-	'1.2', 'and the extension is updated');
+	'1.3', 'and the extension is updated');
 alice_is_not_superuser('after the update');
 
 is($node->safe_psql('victim', 'SELECT nicelogin_refresh_jwks()'), $nkeys, 'nicelogin_refresh_jwks() works now');
@@ -181,7 +181,7 @@ like($err, qr/ERROR:  schema nl can be written by roles that are not superusers:
 ($ret, $out, $err) = $node->psql('victim11', $fix // 'SELECT 1/0', on_error_stop => 1);
 is($ret, 0, '1.1: the move the hint gives works') or diag($err);
 is($node->safe_psql('victim11', q{SELECT extversion, extnamespace::regnamespace FROM pg_extension WHERE extname = 'nicelogin'}),
-	'1.2|nicelogin', '1.1: updated in its new schema');
+	'1.3|nicelogin', '1.1: updated in its new schema');
 is($node->safe_psql('victim11', 'SELECT nicelogin.nicelogin_refresh_jwks()'), $nkeys, '1.1: refresh works');
 
 # An object that is not a member is never used, whatever its name.
@@ -217,7 +217,7 @@ GRANT CREATE ON SCHEMA nicelogin TO alice;
 	($ret, $out, $err) = $node->psql($db, $named_fix // 'SELECT 1/0', on_error_stop => 1);
 	is($ret, 0, "$v in a schema named nicelogin: the hint's statements run") or diag($err);
 	is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'nicelogin'}),
-		'1.2', "$v in a schema named nicelogin: updated");
+		'1.3', "$v in a schema named nicelogin: updated");
 }
 $node->safe_psql('namednew', 'CREATE SCHEMA nicelogin; GRANT CREATE ON SCHEMA nicelogin TO alice');
 ($ret, $out, $err) = $node->psql('namednew', 'CREATE EXTENSION nicelogin SCHEMA nicelogin');

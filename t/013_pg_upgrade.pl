@@ -136,7 +136,7 @@ sub upgrade_case
 
 	$new->safe_psql('postgres', 'ALTER EXTENSION nicelogin UPDATE');
 	is($new->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'nicelogin'"),
-		'1.2', $prefix . 'ALTER EXTENSION nicelogin UPDATE runs');
+		'1.3', $prefix . 'ALTER EXTENSION nicelogin UPDATE runs');
 	is($new->safe_psql('postgres', $contents_sql), $contents, $prefix . 'after the update: the same rows');
 	is($new->safe_psql('postgres', $verdicts_sql), $verdicts, $prefix . 'after the update: the same verdicts');
 	# and a change still reaches the sessions

@@ -6,7 +6,8 @@
 #
 # What it gives:
 #   nl_use_major MAJOR          test against PostgreSQL MAJOR (default: the host's, 15)
-#   nl_install_deps             apt-get install what building and testing need (skipped when present)
+#   nl_install_deps             apt-get install what building and testing need (skipped when present;
+#                               three tries, NL_APT_RETRY_DELAY seconds apart, a log per run)
 #   nl_stage_tree               copy the repo, without build products, to a new /tmp/nicelogin.XXXXXX
 #                               (pg_regress writes results/ into it); sets NL_STAGE
 #   nl_build_install DIR LOG [PGBIN]  make -j2 (as root) in DIR, then make install, for the
@@ -131,17 +132,24 @@ nl_install_deps() {
 	fi
 	[ "$(id -u)" = 0 ] || nl_die "missing packages (${missing[*]}); run as root to install them"
 	nl_log "dependencies: installing ${missing[*]}"
-	local try
+	# a log of this run's own (the next run does not overwrite it), kept when a try failed
+	local try log
+	log=$(mktemp /tmp/nicelogin-apt.XXXXXX.log)
 	for try in 1 2 3; do
-		if apt-get update -q >/dev/null &&
-			apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/nicelogin-apt.log 2>&1; then
+		if apt-get update -q >>"$log" 2>&1 &&
+			apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$log" 2>&1; then
+			if [ "$try" = 1 ]; then
+				rm -f "$log"
+			else
+				nl_log "apt-get succeeded (try $try); the failed tries are in $log"
+			fi
 			return 0
 		fi
-		nl_log "apt-get failed (try $try); see /tmp/nicelogin-apt.log"
-		sleep 5
+		nl_log "apt-get failed (try $try); see $log"
+		[ "$try" = 3 ] || sleep "${NL_APT_RETRY_DELAY:-5}"
 	done
-	tail -n 30 /tmp/nicelogin-apt.log >&2
-	nl_die "could not install ${missing[*]}"
+	tail -n 30 "$log" >&2
+	nl_die "could not install ${missing[*]} (log: $log)"
 }
 
 # ---------------------------------------------------------------- tree and build

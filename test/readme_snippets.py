@@ -704,6 +704,24 @@ def t_policy_audit(sql):
         drop_db(db)
 
 
+def t_rls_audit(sql):
+    db = "nl_readme_rls_audit"
+    schema_db(db)
+    ensure_role("app")
+    try:
+        psql(db, "CREATE TABLE invoices (company_id uuid);\nALTER TABLE invoices OWNER TO app;\n"
+                 "ALTER TABLE invoices ENABLE ROW LEVEL SECURITY;\n"
+                 "CREATE POLICY tenant ON invoices USING (company_id = nicelogin.nicelogin_company_id());\n")
+        out = psql(db, sql).strip()
+        check(out.startswith("owner_not_forced|public.invoices|ALTER TABLE public.invoices FORCE ROW LEVEL SECURITY;")
+              and len(out.splitlines()) == 1,
+              "the audit should find app's own table, RLS not forced: got %r" % out)
+        psql(db, "ALTER TABLE invoices FORCE ROW LEVEL SECURITY;\n")
+        check(psql(db, sql).strip() == "", "the audit finds something in a clean setup")
+    finally:
+        drop_db(db)
+
+
 TESTS = {
     "opening": t_opening,
     "install": t_install,
@@ -711,6 +729,7 @@ TESTS = {
     "getting-started-policy": t_getting_started_policy,
     "why-no-rows": t_why_no_rows,
     "policy-audit": t_policy_audit,
+    "rls-audit": t_rls_audit,
     "multitenant-excerpt": t_multitenant_excerpt,
     "request": t_request,
     "text-company-id": t_text_company,

@@ -411,7 +411,7 @@ nl_require_api_key(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("nicelogin.api_key is not set"),
-				 errhint("Set nicelogin.api_key to the API key of your NiceLogin application.")));
+				 errhint("Set nicelogin.api_key to the API key of your NiceLogin application, in postgresql.conf or with ALTER DATABASE ... SET; only superusers can set it.")));
 	return nl_api_key;
 }
 
