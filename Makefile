@@ -1,7 +1,18 @@
-# nicelogin: PGXS build
-# Two extensions: nicelogin, and nicelogin_test (signed test tokens, for test and CI databases;
-# its own library, built by the rules at the end).
-EXTENSION    = nicelogin nicelogin_test
+# nicelogin: PGXS build.  The test-signing extension nicelogin_test is in a folder of its own
+# (nicelogin_test/, its own Makefile), which make, make install, make installcheck, make clean
+# and make uninstall here reach too.
+#
+# Tests, against the running server that pg_config's installation serves (PGHOST, PGPORT...),
+# as a superuser, after make install:
+#   make installcheck       needs nothing else: pg_regress (REGRESS), pg_isolation_regress
+#                           (ISOLATION), nicelogin_test/'s suite, and the TAP tests t/*.pl
+#                           (PostgreSQL built with --enable-tap-tests; each starts its own
+#                           clusters and stand-in server)
+#   make installcheck-api   the tests that call the NiceLogin API (REGRESS_API, ISOLATION_API):
+#                           they need the stand-in server on 127.0.0.1:18089 first, e.g.
+#                           python3 test/nicelogin_server.py --port 18089 --jwks test/fixtures/jwks.json
+# test/run-tests.sh runs both, with a cluster and the stand-in server of its own.
+EXTENSION    = nicelogin
 EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" nicelogin.control)
 MODULE_big   = nicelogin
 OBJS = \
@@ -28,13 +39,21 @@ OBJS = \
 	src/ops/faillog.o \
 	src/ops/workerstate.o
 # every install and upgrade script: nicelogin--1.0.sql, nicelogin--1.1.sql, nicelogin--1.2.sql, nicelogin--1.0--1.1.sql ...,
-# the secondary control file of 1.0 (not relocatable, unlike 1.1), and nicelogin_test's script
-DATA         = $(wildcard nicelogin--*.sql) $(wildcard nicelogin--*.control) $(wildcard nicelogin_test--*.sql)
+# and the secondary control file of 1.0 (not relocatable, unlike 1.1)
+DATA         = $(wildcard nicelogin--*.sql) $(wildcard nicelogin--*.control)
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
-REGRESS      = setup verify keys privileges wycheproof request rls_example nicelogin_test cached_time api api_deactivation limits secrets revoke lists store search_path stats postgrest upgrade move token_sources rls_audit
-ISOLATION    = key_change deactivation_race long_transaction
+REGRESS      = setup verify keys privileges wycheproof request rls_example cached_time limits revoke lists stats postgrest upgrade token_sources rls_audit
+ISOLATION    = key_change long_transaction
 TAP_TESTS    = 1
+# make installcheck-api's: the tests that need the stand-in NiceLogin API server (setup first:
+# pg_regress starts from a new database)
+REGRESS_API   = setup api api_deactivation secrets store search_path move
+ISOLATION_API = deactivation_race
+# the folders of test modules, extensions of their own; test/run-tests.sh runs their suites
+# on their own (installcheck with NL_CHECK_MODULES=)
+NL_MODULES       = nicelogin_test
+NL_CHECK_MODULES = $(NL_MODULES)
 
 PG_CONFIG   ?= pg_config
 # -Wextra on top of PostgreSQL's -Wall; -Wno-unused-parameter because callback
@@ -42,7 +61,7 @@ PG_CONFIG   ?= pg_config
 # a given implementation does not use.
 PG_CPPFLAGS  = -I$(srcdir)/src -DNICELOGIN_VERSION=\"$(EXTVERSION)\" $(shell pkg-config --cflags openssl libcurl) -Wextra -Wno-unused-parameter
 SHLIB_LINK   = $(shell pkg-config --libs openssl libcurl)
-EXTRA_CLEAN  = results output_iso tmp_check log nicelogin_test$(DLSUFFIX) $(TEST_OBJS)
+EXTRA_CLEAN  = specs
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -51,20 +70,46 @@ include $(PGXS)
 # (Debian's is not): every object depends on every header of ours, so that no stale object
 # reads a struct with an old layout.
 NL_HEADERS = $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h)
-$(OBJS) $(TEST_OBJS): $(NL_HEADERS)
+$(OBJS): $(NL_HEADERS)
 
-# nicelogin_test.so: PGXS builds one MODULE_big, so the second library has its own link and
-# install rules, with the same compiler flags (PGXS's %.o rule).  It links the base64url code,
-# the lookup of nicelogin's own objects (extension.c) and OpenSSL, nothing else of nicelogin's:
-# a database without nicelogin_test never loads signing code.
-TEST_OBJS = src/testsign.o src/jose/base64url.o src/extension.o
-all: nicelogin_test$(DLSUFFIX)
-nicelogin_test$(DLSUFFIX): $(TEST_OBJS)
-	$(LINK.shared) -o $@ $(TEST_OBJS) $(LDFLAGS) $(LDFLAGS_SL) $(shell pkg-config --libs openssl)
-install: install-nicelogin-test
-install-nicelogin-test: nicelogin_test$(DLSUFFIX) installdirs
-	$(INSTALL_SHLIB) nicelogin_test$(DLSUFFIX) '$(DESTDIR)$(pkglibdir)/'
-uninstall: uninstall-nicelogin-test
-uninstall-nicelogin-test:
-	rm -f '$(DESTDIR)$(pkglibdir)/nicelogin_test$(DLSUFFIX)'
-.PHONY: install-nicelogin-test uninstall-nicelogin-test
+# The test modules: built after every object of nicelogin's (they link some of them, and so
+# never compile one at the same time as this make), installed, tested and cleaned with it.
+NL_SUBMAKE = $(MAKE) PG_CONFIG='$(PG_CONFIG)'
+all: all-modules
+all-modules: $(OBJS)
+	+$(foreach m,$(NL_MODULES),$(NL_SUBMAKE) -C $(m) all &&) true
+install: install-modules
+install-modules: all-modules
+	+$(foreach m,$(NL_MODULES),$(NL_SUBMAKE) -C $(m) install &&) true
+uninstall: uninstall-modules
+uninstall-modules:
+	+$(foreach m,$(NL_MODULES),$(NL_SUBMAKE) -C $(m) uninstall &&) true
+clean: clean-modules
+clean-modules:
+	+$(foreach m,$(NL_MODULES),$(NL_SUBMAKE) -C $(m) clean &&) true
+installcheck: installcheck-modules
+installcheck-modules:
+	+$(foreach m,$(NL_CHECK_MODULES),$(NL_SUBMAKE) -C $(m) installcheck &&) true
+
+# The isolation specs, made from test/specs/*.spec.in and the fixtures by test/gen_specs.py
+# before the tests run (no copy is committed).
+NL_SPECS = $(patsubst $(srcdir)/test/specs/%.spec.in,$(srcdir)/specs/%.spec,$(wildcard $(srcdir)/test/specs/*.spec.in))
+installcheck installcheck-api: $(NL_SPECS)
+$(srcdir)/specs/%.spec: $(srcdir)/test/specs/%.spec.in $(srcdir)/test/gen_specs.py $(wildcard $(srcdir)/test/fixtures/*.json)
+	python3 $(srcdir)/test/gen_specs.py $@
+
+# The Wycheproof vectors of sql/wycheproof.sql: the committed copy unless NICELOGIN_VECTORS names
+# another folder.
+export NICELOGIN_VECTORS ?= $(abspath $(srcdir))/test/vectors/wycheproof
+
+# make installcheck-api: as installcheck's pg_regress and pg_isolation_regress (pgxs.mk), with
+# REGRESS_API and ISOLATION_API.
+installcheck-api: submake $(REGRESS_PREP)
+ifneq ($(strip $(REGRESS_API)),)
+	$(pg_regress_installcheck) $(filter-out --dbname=%,$(REGRESS_OPTS)) --dbname=$(CONTRIB_TESTDB) $(REGRESS_API)
+endif
+ifneq ($(strip $(ISOLATION_API)),)
+	$(pg_isolation_regress_installcheck) $(filter-out --dbname=%,$(ISOLATION_OPTS)) --dbname=$(ISOLATION_TESTDB) $(ISOLATION_API)
+endif
+
+.PHONY: all-modules install-modules uninstall-modules clean-modules installcheck-modules installcheck-api

@@ -33,6 +33,7 @@ sub jwks_requests
 # serve the fixture set without the ES256 key at first: that kid is the "rotation"
 my %without_ec = (keys => [ grep { $_->{kid} ne 'ec256' } @{ $jwks->{keys} } ]);
 my $reduced_file = "${PostgreSQL::Test::Utils::tmp_check}/jwks_reduced.json";
+unlink $reduced_file;    # one prove run shares tmp_check: t/011_postgrest.pl writes this name too
 PostgreSQL::Test::Utils::append_to_file($reduced_file, encode_json(\%without_ec));
 api_ctl('jwks', $reduced_file);
 

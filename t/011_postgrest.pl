@@ -38,6 +38,7 @@ my $jwks_less = encode_json(\%reduced);
 
 my ($api, $api_url) = start_api_server();
 my $reduced_file = "${PostgreSQL::Test::Utils::tmp_check}/jwks_reduced.json";
+unlink $reduced_file;    # one prove run shares tmp_check: t/003_worker.pl writes this name too
 PostgreSQL::Test::Utils::append_to_file($reduced_file, $jwks_less);
 my $full_file = "$FindBin::Bin/../test/fixtures/jwks.json";
 api_ctl('jwks', $reduced_file);

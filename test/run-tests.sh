@@ -23,14 +23,18 @@
 #      for t/013_pg_upgrade.pl's pg_upgrade across majors (NL_UPGRADE_FROM_BINDIR);
 #   3. start a cluster (unix socket in the staged tree, port 5499) and the stand-in NiceLogin
 #      server (test/nicelogin_server.py, 127.0.0.1:18089);
-#   4. as postgres, the Makefile's suites one by one: REGRESS (pg_regress), ISOLATION
-#      (pg_isolation_regress), then each TAP file t/*.pl (prove; they start their own clusters);
+#   4. as postgres, the Makefile's suites one by one (see its first lines): `make installcheck`'s
+#      REGRESS (pg_regress), each test module's (nicelogin_test/), `make installcheck-api`'s
+#      REGRESS_API; then installcheck's ISOLATION (pg_isolation_regress) and installcheck-api's
+#      ISOLATION_API; then each TAP file t/*.pl (prove; they start their own clusters);
 #   5. each executable test/scripts/*.sh, as root, in the staged tree, with PGHOST, PGPORT,
 #      PGUSER, PGDATABASE, NICELOGIN_VECTORS, NICELOGIN_API_URL, NL_STAGE exported and the
 #      stand-in server reset before each (see test/scripts/README.md).
 # It prints the diffs of failed tests and ends with one line: "N passed, M failed" (each
 # pg_regress test, isolation test, TAP file and script counts as one, per major, named
-# pgMAJOR/suite/test; a failed build or a compiler warning counts as one failure).  Exit status 0
+# pgMAJOR/suite/test: suites regress (REGRESS and the test modules'), regress-api, isolation,
+# isolation-api, tap, script; a failed build or a compiler warning counts as one failure;
+# --only names count the tests of every suite of theirs, regress:setup both setups).  Exit status 0
 # only when nothing failed.
 #
 # Environment: NICELOGIN_VECTORS (folder of the Wycheproof JSON files; default
@@ -143,11 +147,24 @@ show_file() {
 	[ "$n" -le "$max" ] || printf -- '----- ... %s more lines in %s\n' "$((n - max))" "$f"
 }
 
-# The value of a variable of the Makefile (REGRESS, ISOLATION), as make sees it.
+# The value of a variable of the Makefile (REGRESS, ISOLATION) in DIR (default: the staged
+# tree's top), as make sees it.
 make_var() {
 	# shellcheck disable=SC2016  # $(VAR) is for make
 	printf 'nl-print-var:\n\t@echo $(%s)\n' "$1" |
-		make -s --no-print-directory -C "$NL_STAGE" -f Makefile -f - nl-print-var PG_CONFIG="$NL_PGBIN/pg_config"
+		make -s --no-print-directory -C "${2:-$NL_STAGE}" -f Makefile -f - nl-print-var PG_CONFIG="$NL_PGBIN/pg_config"
+}
+
+# The names of LIST (a suite's tests, in order) that --only selects for SUITE, in the order
+# --only gives them; all of LIST without --only.
+only_filter() {
+	local suite=$1 list=$2 sel name out=""
+	sel=$(only_list "$suite")
+	[ "$sel" = all ] && { echo "$list"; return; }
+	for name in $sel; do
+		case " $list " in *" $name "*) out+=" $name" ;; esac
+	done
+	echo "${out# }"
 }
 
 # Count the result lines of a pg_regress / pg_isolation_regress log; every test named in the
@@ -191,14 +208,51 @@ count_pg_regress() {
 	fi
 }
 
-# Run one `make installcheck` as postgres in the staged tree; extra make arguments select the
-# suite.  Output goes to the terminal and to LOG; returns make's status.
+# Run `make TARGET` (installcheck, installcheck-api) as postgres in DIR of the staged tree; extra
+# make arguments select the suite (NL_CHECK_MODULES= always: each test module's suite runs on its
+# own).  Output goes to the terminal and to LOG; returns make's status.
 installcheck() {
-	local log=$1
-	shift
+	local dir=$1 target=$2 log=$3
+	shift 3
 	local rc=0
-	nl_as_pg make -C "$NL_STAGE" installcheck PG_CONFIG="$NL_PGBIN/pg_config" "$@" 2>&1 | tee "$log" || rc=$?
+	nl_as_pg make -C "$dir" "$target" PG_CONFIG="$NL_PGBIN/pg_config" NL_CHECK_MODULES= "$@" 2>&1 |
+		tee "$log" || rc=$?
 	return "$rc"
+}
+
+# run_suite SUITE DIR TARGET VAR OTHER...: the tests of the Makefile variable VAR of DIR that --only
+# selects (of regress or isolation, SUITE's kind), run by `make TARGET VAR=... OTHER...` in DIR,
+# counted as SUITE/test; shows the diffs when one failed.  REGRESS_API's setup alone is not run
+# (--only regress:setup means the first suite's).
+SELECTED=" "
+run_suite() {
+	local suite=$1 dir=$2 target=$3 var=$4 list rc=0 log
+	shift 4
+	list=$(only_filter "${suite%-api}" "$(make_var "$var" "$dir")")
+	SELECTED+="$list "
+	[ -n "$list" ] || return 0
+	[ "$suite $list" != "regress-api setup" ] || return 0
+	log=${dir#"$NL_STAGE"}
+	log=$LOGS/$suite${log//\//-}.log
+	installcheck "$dir" "$target" "$log" "$@" "$var=$list" || rc=$?
+	count_pg_regress "$suite" "$log" "$rc" "$list"
+	if [ "$rc" -ne 0 ]; then
+		case $suite in
+		isolation*) show_file "$dir/output_iso/regression.diffs" ;;
+		*) show_file "$dir/regression.diffs" ;;
+		esac
+	fi
+}
+
+# After the suites of KIND (regress, isolation): every name --only gave for it that no suite has.
+only_unknown() {
+	local kind=$1 name
+	[ "$(only_list "$kind")" = all ] && return 0
+	for name in $(only_list "$kind"); do
+		[ "$name" = none ] && continue
+		case $SELECTED in *" $name "*) ;; *) fail "$kind/$name (no such test)" ;; esac
+	done
+	SELECTED=" "
 }
 
 # ------------------------------------------------------------------ several majors
@@ -305,11 +359,6 @@ if [ -n "$OLDER_MAJOR" ]; then
 fi
 chown -R "$NL_PG_USER": "$NL_STAGE"
 
-if [ ! -f "$NL_STAGE/test/fixtures/jwks.json" ] && [ -f "$NL_STAGE/test/gen_fixtures.py" ]; then
-	nl_heading "fixtures"
-	(cd "$NL_STAGE" && nl_as_pg python3 "$NL_STAGE/test/gen_fixtures.py") || fail "test/gen_fixtures.py"
-fi
-
 nl_heading "services"
 if [ "$MODE" = valgrind ]; then
 	# The postmaster and every backend run under memcheck.  Errors count toward valgrind's exit
@@ -332,23 +381,17 @@ else
 	nl_start_cluster "$NL_STAGE/test-cluster" "$PGPORT_TEST"
 fi
 export PGDATABASE=postgres
-if [ -f "$NL_STAGE/test/nicelogin_server.py" ]; then
-	nl_start_api_server "$API_PORT" "$NL_STAGE"
-else
-	nl_log "WARNING: no test/nicelogin_server.py: tests that call the NiceLogin API will fail"
-fi
+nl_start_api_server "$API_PORT" "$NL_STAGE"
 
 # ------------------------------------------------------------------ suites
 
-nl_heading "pg_regress (REGRESS)"
-REGRESS_LIST=$(make_var REGRESS)
-[ "$(only_list regress)" = all ] || REGRESS_LIST=$(only_list regress)
-if [ "$REGRESS_LIST" != none ]; then
-	rc=0
-	installcheck "$LOGS/regress.log" ISOLATION= TAP_TESTS= REGRESS="$REGRESS_LIST" || rc=$?
-	count_pg_regress regress "$LOGS/regress.log" "$rc" "$REGRESS_LIST"
-	[ "$rc" -eq 0 ] || show_file "$NL_STAGE/regression.diffs"
-fi
+nl_heading "pg_regress (REGRESS, the test modules', REGRESS_API)"
+run_suite regress "$NL_STAGE" installcheck REGRESS ISOLATION= TAP_TESTS=
+for module in $(make_var NL_MODULES); do
+	run_suite regress "$NL_STAGE/$module" installcheck REGRESS
+done
+run_suite regress-api "$NL_STAGE" installcheck-api REGRESS_API ISOLATION_API=
+only_unknown regress
 
 if [ "$MODE" = valgrind ]; then
 	nl_heading "valgrind"
@@ -402,15 +445,10 @@ EOF
 	finish
 fi
 
-nl_heading "isolation (ISOLATION)"
-ISOLATION_LIST=$(make_var ISOLATION)
-[ "$(only_list isolation)" = all ] || ISOLATION_LIST=$(only_list isolation)
-if [ "$ISOLATION_LIST" != none ]; then
-	rc=0
-	installcheck "$LOGS/isolation.log" REGRESS= TAP_TESTS= ISOLATION="$ISOLATION_LIST" || rc=$?
-	count_pg_regress isolation "$LOGS/isolation.log" "$rc" "$ISOLATION_LIST"
-	[ "$rc" -eq 0 ] || show_file "$NL_STAGE/output_iso/regression.diffs"
-fi
+nl_heading "isolation (ISOLATION, ISOLATION_API)"
+run_suite isolation "$NL_STAGE" installcheck ISOLATION REGRESS= TAP_TESTS=
+run_suite isolation-api "$NL_STAGE" installcheck-api ISOLATION_API REGRESS_API=
+only_unknown isolation
 
 nl_heading "TAP (t/*.pl)"
 shopt -s nullglob
@@ -422,7 +460,7 @@ for f in "${tap_files[@]}"; do
 	only_has tap "$base" || continue
 	nl_api_reset >/dev/null 2>&1 || true
 	rc=0
-	installcheck "$LOGS/tap-$base.log" REGRESS= ISOLATION= PROVE_TESTS="$name" || rc=$?
+	installcheck "$NL_STAGE" installcheck "$LOGS/tap-$base.log" REGRESS= ISOLATION= PROVE_TESTS="$name" || rc=$?
 	# prove_installcheck empties tmp_check for each run: keep this file's logs.
 	if [ -d "$NL_STAGE/tmp_check/log" ]; then
 		rm -rf "$LOGS/tap-$base"

@@ -2,9 +2,17 @@
 -- verifies, tokens that nicelogin accepts, the session's test key (in memory,
 -- following the transaction), authenticate_as() with RLS, grants, bad input.
 \set ECHO none
-\i test/fixtures/tokens.sql
+\i ../test/fixtures/tokens.sql
 \set ECHO all
 \set VERBOSITY terse
+
+-- nicelogin, and an ordinary role with no privilege on the extensions' objects
+-- (as the top folder's setup test makes them)
+CREATE EXTENSION nicelogin;
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS regress_nl_app;
+RESET client_min_messages;
+CREATE ROLE regress_nl_app NOLOGIN;
 
 CREATE EXTENSION nicelogin_test;
 SELECT e.extname, n.nspname AS schema, e.extrelocatable, e.extversion,
