@@ -8,10 +8,13 @@ OBJS = \
 	src/nicelogin.o \
 	src/extension.o \
 	src/jose/base64url.o \
+	src/jose/alg.o \
+	src/jose/json.o \
 	src/jose/jwk.o \
 	src/jose/jws.o \
 	src/jose/claims.o \
 	src/verify/verify.o \
+	src/verify/josebridge.o \
 	src/verify/request.o \
 	src/verify/keycache.o \
 	src/verify/tokencache.o \
@@ -50,10 +53,11 @@ NL_HEADERS = $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h)
 $(OBJS) $(TEST_OBJS): $(NL_HEADERS)
 
 # nicelogin_test.so: PGXS builds one MODULE_big, so the second library has its own link and
-# install rules, with the same compiler flags (PGXS's %.o rule).  It links the base64url code,
-# the lookup of nicelogin's own objects (extension.c) and OpenSSL, nothing else of nicelogin's:
-# a database without nicelogin_test never loads signing code.
-TEST_OBJS = src/testsign.o src/jose/base64url.o src/extension.o
+# install rules, with the same compiler flags (PGXS's %.o rule).  It links the JOSE core's
+# base64url, JSON tree and algorithm table, the lookup of nicelogin's own objects (extension.c)
+# and OpenSSL, nothing else of nicelogin's: a database without nicelogin_test never loads
+# signing code.
+TEST_OBJS = src/testsign.o src/jose/base64url.o src/jose/alg.o src/jose/json.o src/extension.o
 all: nicelogin_test$(DLSUFFIX)
 nicelogin_test$(DLSUFFIX): $(TEST_OBJS)
 	$(LINK.shared) -o $@ $(TEST_OBJS) $(LDFLAGS) $(LDFLAGS_SL) $(shell pkg-config --libs openssl)

@@ -85,7 +85,11 @@ extern bool nl_log_failures;
  * NL_LOG_FAILURES_PER_MINUTE a minute per backend).  Never raises for a bad
  * token; never logs the token, its signature or its payload.
  */
-extern void nl_log_refusal(const char *token, int len, NlResult r);
+/*
+ * tok is the token as the verification decoded it, NULL when it was not
+ * (too long); nothing is decoded again here.
+ */
+extern void nl_log_refusal(const NlToken *tok, int len, NlResult r);
 extern void nl_faillog_init(void);
 
 #endif							/* NL_OPS_H */

@@ -206,7 +206,6 @@ load_cache(const NlExtension *ext)
 	char	   *jwks_text;
 	char	   *emsg = NULL;
 	char	   *edetail = NULL;
-	Jsonb	   *jwks;
 
 	keys_relid = nl_member_table(ext, "nicelogin_keys", "1.0", NoLock, NULL);
 
@@ -231,8 +230,7 @@ load_cache(const NlExtension *ext)
 	cached_digest_ok = false;
 	cache_generation++;
 
-	jwks = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(jwks_text)));
-	cached_keys = nl_keyset_parse(jwks, cache_cxt, false, false, false, &emsg, &edetail);
+	cached_keys = nl_keyset_load(jwks_text, cache_cxt, false, false, false, &emsg, &edetail);
 	if (cached_keys == NULL)
 	{
 		/* rows written around nicelogin_set_jwks(): fail closed */
@@ -520,7 +518,7 @@ nl_store_jwks(Jsonb *jwks, const NlExtension *ext)
 	 */
 	relid = nl_member_table(ext, "nicelogin_keys", "1.0", ShareRowExclusiveLock, &table);
 
-	set = nl_keyset_parse(jwks, CurrentMemoryContext, false, false, true, &emsg, &edetail);
+	set = nl_keyset_load_jsonb(jwks, CurrentMemoryContext, false, false, true, &emsg, &edetail);
 	if (set == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -528,7 +526,7 @@ nl_store_jwks(Jsonb *jwks, const NlExtension *ext)
 				 edetail ? errdetail_internal("%s", edetail) : 0,
 				 errhint("The stored keys were not changed.")));
 	count = set->nkeys;
-	MemoryContextDelete(set->cxt);
+	nl_keyset_unload(set);
 
 	nl_refuse_replicated_keys(ext);
 
