@@ -447,7 +447,6 @@ walk_scalar(void *state, char *token, JsonTokenType type)
 static bool
 json_walk(const char *buf, int len, WalkState *st)
 {
-	JsonLexContext *lex;
 	JsonSemAction sem;
 	JsonParseErrorType rc;
 
@@ -463,9 +462,7 @@ json_walk(const char *buf, int len, WalkState *st)
 	sem.object_field_start = walk_field_start;
 	sem.scalar = walk_scalar;
 
-	lex = nl_json_lexer(buf, len);
-	rc = pg_parse_json(lex, &sem);
-	nl_json_lexer_free(lex);
+	rc = nl_json_parse_text(buf, len, &sem);
 	/* the names of objects a parse error left open */
 	for (int d = 0; d < (int) lengthof(st->names); d++)
 		names_free(&st->names[d]);

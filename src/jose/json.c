@@ -188,7 +188,6 @@ NlJson *
 nl_json_parse(const char *buf, int len)
 {
 	TreeState  *st;
-	JsonLexContext *lex;
 	JsonSemAction sem;
 	JsonParseErrorType rc;
 	NlJson	   *root;
@@ -205,9 +204,7 @@ nl_json_parse(const char *buf, int len)
 	sem.object_field_start = tree_field_start;
 	sem.scalar = tree_scalar;
 
-	lex = nl_json_lexer(buf, len);
-	rc = pg_parse_json(lex, &sem);
-	nl_json_lexer_free(lex);
+	rc = nl_json_parse_text(buf, len, &sem);
 
 	root = st->root;
 	if (st->pending_name)
