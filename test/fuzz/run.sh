@@ -2,7 +2,7 @@
 # test/fuzz/run.sh SECONDS [TARGET...] -- builds the libFuzzer targets of test/fuzz and the seed
 # corpus, then runs each target for SECONDS with the corpus; prints per target its executions,
 # coverage (libFuzzer's cov: edges, ft: features), corpus size and findings.  Exit status 1 on
-# any crash, leak, timeout or out-of-memory (the reproducer is kept in test/fuzz/build/findings/).
+# any crash, leak, timeout or out-of-memory (the reproducer is kept in BUILD/findings/).
 #
 # Used by test/scripts/libfuzzer.sh (a short run in the suite) and test/fuzz/run-long.sh.
 # Needs clang with libFuzzer (clang -fsanitize=fuzzer), pg_config (PG_CONFIG), libpgcommon.a.
@@ -12,9 +12,10 @@ SECONDS_EACH=${1:?usage: run.sh SECONDS [TARGET...]}
 shift
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(token json keyset verify)
-BUILD=$FUZZ/build
+# NL_FUZZ_BUILD: where the targets, corpus and findings go (default test/fuzz/build)
+BUILD=${NL_FUZZ_BUILD:-$FUZZ/build}
 
-make -s -C "$FUZZ" PG_CONFIG="${PG_CONFIG:-pg_config}" all >/dev/null
+make -s -C "$FUZZ" PG_CONFIG="${PG_CONFIG:-pg_config}" BUILD="$BUILD" all >/dev/null
 rm -rf "$BUILD/corpus"
 python3 "$FUZZ/make_corpus.py" "$BUILD/corpus"
 mkdir -p "$BUILD/findings"

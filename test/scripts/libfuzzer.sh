@@ -15,4 +15,6 @@ if ! command -v clang >/dev/null || ! command -v pg_config >/dev/null; then
 fi
 export PG_CONFIG=${NL_PGBIN:+$NL_PGBIN/pg_config}
 PG_CONFIG=${PG_CONFIG:-pg_config}
+# build products outside the staged tree
+export NL_FUZZ_BUILD=${NL_FUZZ_BUILD:-$(mktemp -d /tmp/nl-libfuzzer.XXXXXX)}
 bash test/fuzz/run.sh "${NL_LIBFUZZER_SECONDS:-15}"
