@@ -4,7 +4,8 @@
     python3 test/fuzz/make_corpus.py OUT_DIR [VECTORS_DIR]
 
 OUT_DIR gets one folder per target (token, json, keyset, verify), one file per seed, named by
-the seed's SHA-1 (as libFuzzer names its own).  VECTORS_DIR: the Wycheproof JOSE vectors
+the seed's SHA-1 (as libFuzzer names its own), with the inputs of past findings
+(test/fuzz/regress/TARGET/: each must run clean, or the run fails).  VECTORS_DIR: the Wycheproof JOSE vectors
 (default $NICELOGIN_VECTORS, else test/vectors/wycheproof); read as test/wycheproof_ref.py
 reads them: each test group's key set ("public", else "private") and each test's "jws".
 """
@@ -84,6 +85,9 @@ def main():
     for k in keysets:
         write(os.path.join(out, "keyset"), k)
         write(os.path.join(out, "json"), k)
+    # inputs of past findings, each kept as a file of its own (test/fuzz/regress/TARGET/)
+    for path in sorted(glob.glob(os.path.join(HERE, "regress", "*", "*"))):
+        write(os.path.join(out, os.path.basename(os.path.dirname(path))), open(path, "rb").read())
     for d in sorted(os.listdir(out)):
         counts[d] = len(os.listdir(os.path.join(out, d)))
     print("corpus in %s: %s" % (out, ", ".join("%s %d" % kv for kv in counts.items())))
