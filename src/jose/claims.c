@@ -8,7 +8,10 @@
  * (the parser recurses and would raise "stack depth limit exceeded"), parse
  * errors come back as codes, and numbers are range-checked before anything
  * converts them.  Only a payload that passed these checks is turned into
- * jsonb, and jsonb_in cannot fail on it.
+ * jsonb (by the verification layer, nl_json_to_jsonb), and jsonb_in cannot
+ * fail on it.  What a parse collects is palloc'd and freed by the
+ * nl_*_free() functions; nothing else is left behind, in the server or out
+ * of it.
  */
 #include "jose/jose.h"
 

@@ -1,8 +1,9 @@
 /*
  * jws.c
- *		Compact JWS: splitting, header rules, key choice and the signature
- *		check.  The only file that calls OpenSSL's signature and digest
- *		functions.
+ *		Compact JWS: splitting and decoding once (NlToken), header rules, key
+ *		choice and the signature check.  With alg.c (digests, RSA padding,
+ *		ECDSA's r || s), the only file that calls OpenSSL's signature and
+ *		digest functions.
  *
  * Rules (RFC 7515, RFC 8725): compact serialization only; "alg" from a fixed
  * allow-list, never "none"; the key comes from the stored set only (jwk, jku,
