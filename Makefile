@@ -20,10 +20,13 @@ OBJS = \
 	src/extension.o \
 	src/install.o \
 	src/jose/base64url.o \
+	src/jose/alg.o \
+	src/jose/json.o \
 	src/jose/jwk.o \
 	src/jose/jws.o \
 	src/jose/claims.o \
 	src/verify/verify.o \
+	src/verify/josebridge.o \
 	src/verify/request.o \
 	src/verify/catalog.o \
 	src/verify/keycache.o \

@@ -5,8 +5,10 @@
  *
  * Built into a library of its own, nicelogin_test.so, which only this
  * extension's functions load: a production database, where nicelogin_test
- * is never created, holds no signing code.  It links base64url.c and
- * nothing else of nicelogin's; the tokens it makes are checked by nicelogin
+ * is never created, holds no signing code.  It links the JOSE core's
+ * base64url, JSON tree and algorithm table (src/jose/: one description per
+ * algorithm, the same as nicelogin verifies with) and nothing of
+ * nicelogin's verification; the tokens it makes are checked by nicelogin
  * itself, through SQL.
  *
  * Private keys live in the caller's memory and, after use_test_key(), in
@@ -25,12 +27,10 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/rand.h>
-#include <openssl/rsa.h>
 
 #include "access/xact.h"
 #include "executor/spi.h"
@@ -40,6 +40,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/timestamp.h"
 
 PG_MODULE_MAGIC;
 
@@ -56,46 +57,23 @@ PG_FUNCTION_INFO_V1(nicelogin_test_authenticate_as);
 /* lifetime authenticate_as() gives a token without exp */
 #define TEST_TOKEN_SECONDS 3600
 
-typedef enum SignKind
+/*
+ * The algorithms are the JOSE core's table (nl_algs, src/jose/alg.c): the
+ * same rows nicelogin verifies with.
+ */
+typedef NlAlgInfo TestAlg;
+
+/* "RS256, RS384, ..." for messages: every row of the table */
+static const char *
+alg_list(void)
 {
-	SIGN_RSA,					/* RSASSA-PKCS1-v1_5 */
-	SIGN_PSS,					/* RSASSA-PSS, MGF1 with the same hash, salt as
-								 * long as the hash */
-	SIGN_EC,					/* ECDSA, r || s */
-	SIGN_EDDSA,					/* Ed25519 */
-	SIGN_HMAC
-} SignKind;
+	StringInfoData buf;
 
-/* Every algorithm nicelogin verifies (src/jws.c), and how to make it. */
-typedef struct TestAlg
-{
-	const char *name;
-	SignKind	kind;
-	const char *md;				/* OpenSSL digest name; NULL for EdDSA */
-	const char *crv;			/* JWK curve (EC, OKP) */
-	const char *group;			/* OpenSSL group name (EC) */
-	int			size;			/* EC coordinate, Ed25519 key or HMAC key
-								 * bytes */
-} TestAlg;
-
-static const TestAlg test_algs[] = {
-	{"RS256", SIGN_RSA, "SHA256", NULL, NULL, 0},
-	{"RS384", SIGN_RSA, "SHA384", NULL, NULL, 0},
-	{"RS512", SIGN_RSA, "SHA512", NULL, NULL, 0},
-	{"PS256", SIGN_PSS, "SHA256", NULL, NULL, 0},
-	{"PS384", SIGN_PSS, "SHA384", NULL, NULL, 0},
-	{"PS512", SIGN_PSS, "SHA512", NULL, NULL, 0},
-	{"ES256", SIGN_EC, "SHA256", "P-256", "prime256v1", 32},
-	{"ES384", SIGN_EC, "SHA384", "P-384", "secp384r1", 48},
-	{"ES512", SIGN_EC, "SHA512", "P-521", "secp521r1", 66},
-	{"EdDSA", SIGN_EDDSA, NULL, "Ed25519", NULL, 32},
-	{"HS256", SIGN_HMAC, "SHA256", NULL, NULL, 32},
-	{"HS384", SIGN_HMAC, "SHA384", NULL, NULL, 48},
-	{"HS512", SIGN_HMAC, "SHA512", NULL, NULL, 64},
-};
-
-#define ALG_LIST "RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, HS256, HS384, HS512"
-
+	initStringInfo(&buf);
+	for (int i = 0; i < nl_nalgs; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", nl_algs[i].name);
+	return buf.data;
+}
 
 /*
  * OpenSSL objects of one call.  Registered with a reset callback on the
@@ -110,8 +88,7 @@ typedef struct Ossl
 	EVP_MD_CTX *mdctx;
 	OSSL_PARAM_BLD *bld;
 	OSSL_PARAM *params;
-	ECDSA_SIG  *esig;
-	unsigned char *der;			/* OPENSSL_malloc'd */
+	unsigned char *raw;			/* OPENSSL_malloc'd */
 	BIGNUM	   *bn[MAX_BN];
 } Ossl;
 
@@ -125,8 +102,7 @@ ossl_release(void *arg)
 	EVP_MD_CTX_free(o->mdctx);
 	OSSL_PARAM_free(o->params);
 	OSSL_PARAM_BLD_free(o->bld);
-	ECDSA_SIG_free(o->esig);
-	OPENSSL_free(o->der);
+	OPENSSL_free(o->raw);
 	for (int i = 0; i < MAX_BN; i++)
 		BN_clear_free(o->bn[i]);
 	memset(o, 0, sizeof(Ossl));
@@ -170,59 +146,65 @@ openssl_fail(const char *what)
 }
 
 static const TestAlg *
-find_alg(const char *name, bool missing_ok)
+find_alg(const char *name)
 {
-	for (int i = 0; i < (int) lengthof(test_algs); i++)
-		if (strcmp(test_algs[i].name, name) == 0)
-			return &test_algs[i];
-	if (!missing_ok)
+	const TestAlg *alg = nl_alg_by_name(name, strlen(name));
+
+	if (alg == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("algorithm \"%s\" is not supported", name),
-				 errdetail("nicelogin verifies %s.", ALG_LIST)));
-	return NULL;
+				 errdetail("nicelogin verifies %s.", alg_list())));
+	return alg;
 }
 
 /* ---------------------------------------------------------------- JSON */
 
-/* A member of a JSON object, or NULL. */
-static JsonbValue *
-member(Jsonb *obj, const char *name)
+/*
+ * A jsonb object as the JOSE core's JSON tree, freed with the calling
+ * memory context (nothing in it is an OpenSSL object).
+ */
+static NlJson *
+json_tree(Jsonb *obj)
 {
-	return getKeyJsonValueFromContainer(&obj->root, name, strlen(name), NULL);
+	char	   *text = JsonbToCString(NULL, &obj->root, VARSIZE(obj));
+	NlJson	   *tree = nl_json_parse(text, strlen(text));
+
+	if (tree == NULL)
+		elog(ERROR, "could not read a jsonb value back");
+	return tree;
 }
 
-/* A string member as a C string; NULL when absent, an ERROR when not a string. */
-static char *
-string_member(Jsonb *obj, const char *name, const char *what)
+/* A string member as a C string; NULL when absent or null, an ERROR when not a string. */
+static const char *
+string_member(const NlJson *obj, const char *name, const char *what)
 {
-	JsonbValue *v = member(obj, name);
+	const NlJson *v = nl_json_member(obj, name);
+	bool		ok = true;
+	const char *s;
 
-	if (v == NULL || v->type == jbvNull)
+	if (v == NULL || v->type == NL_JSON_NULL)
 		return NULL;
-	if (v->type != jbvString)
+	s = nl_json_member_string(obj, name, &ok);
+	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("member \"%s\" of the %s is not a string", name, what)));
-	return pnstrdup(v->val.string.val, v->val.string.len);
+	return s;
 }
 
 /* A base64url member of a private JWK, decoded; an ERROR when absent or bad. */
 static unsigned char *
-b64_member(Jsonb *jwk, const char *name, int *len)
+b64_member(const NlJson *jwk, const char *name, int *len)
 {
-	char	   *s = string_member(jwk, name, "private JWK");
 	unsigned char *out;
-	int			slen;
 
-	if (s == NULL)
+	if (string_member(jwk, name, "private JWK") == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("private JWK has no member \"%s\"", name),
 				 errhint("Make keys with nicelogin_test.generate_key().")));
-	slen = strlen(s);
-	out = palloc(nl_b64url_dec_len(slen) + 1);
-	*len = nl_b64url_decode(s, slen, out);
+	*len = nl_json_member_b64(jwk, name, &out, MaxAllocSize / 4);
 	if (*len <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -299,10 +281,12 @@ push_members(NlJsonbState *ps, Jsonb *obj, bool skip_null)
 	}
 }
 
+/* Has the jsonb object (a header or claims being built on) this member? */
 static bool
 has_member(Jsonb *obj, const char *name)
 {
-	return obj != NULL && member(obj, name) != NULL;
+	return obj != NULL &&
+		getKeyJsonValueFromContainer(&obj->root, name, strlen(name), NULL) != NULL;
 }
 
 static void
@@ -348,9 +332,9 @@ get_bn(Ossl *o, const char *param, int slot)
 	return o->bn[slot];
 }
 
-/* Builds o->pkey from o->params; false when OpenSSL refuses them. */
+/* Builds the key pair o->pkey from o->params; false when OpenSSL refuses them. */
 static bool
-pkey_fromdata(Ossl *o, const char *type)
+keypair_fromdata(Ossl *o, const char *type)
 {
 	o->pctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
 	if (o->pctx == NULL || EVP_PKEY_fromdata_init(o->pctx) <= 0 ||
@@ -380,7 +364,7 @@ bad_key(const char *detail)
 }
 
 static void
-load_rsa(Jsonb *jwk, TestKey *key)
+load_rsa(const NlJson *jwk, TestKey *key)
 {
 	static const char *const names[] = {"n", "e", "d", "p", "q", "dp", "dq", "qi"};
 	static const char *const params[] = {
@@ -394,7 +378,7 @@ load_rsa(Jsonb *jwk, TestKey *key)
 	const int	nparams = 8;
 	Ossl	   *o = key->o;
 
-	if (has_member(jwk, "oth"))
+	if (nl_json_member(jwk, "oth") != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("RSA keys with more than two primes (member \"oth\") are not supported")));
@@ -413,16 +397,17 @@ load_rsa(Jsonb *jwk, TestKey *key)
 			openssl_fail("build an RSA key");
 	}
 	o->params = OSSL_PARAM_BLD_to_param(o->bld);
-	if (o->params == NULL || !pkey_fromdata(o, "RSA"))
+	if (o->params == NULL || !keypair_fromdata(o, "RSA"))
 		bad_key("OpenSSL refused the RSA key (n, e, d, p, q, dp, dq, qi do not fit together).");
 	for (int i = 0; i < nparams; i++)
 		explicit_bzero(bytes[i], lens[i]);
 }
 
 static void
-load_ec(Jsonb *jwk, TestKey *key)
+load_ec(const NlJson *jwk, TestKey *key)
 {
 	const TestAlg *alg = key->alg;
+	int			size = alg->sig_size / 2;	/* of a coordinate */
 	int			x_len,
 				y_len,
 				d_len;
@@ -432,37 +417,37 @@ load_ec(Jsonb *jwk, TestKey *key)
 	unsigned char *point;
 	Ossl	   *o = key->o;
 
-	if (x_len != alg->size || y_len != alg->size || d_len != alg->size)
+	if (x_len != size || y_len != size || d_len != size)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("private JWK is not a usable private key"),
 				 errdetail("Members \"x\", \"y\" and \"d\" of a %s key must be %d bytes long.",
-						   alg->crv, alg->size)));
-	point = palloc(1 + 2 * alg->size);
+						   alg->crv, size)));
+	point = palloc(1 + 2 * size);
 	point[0] = 0x04;			/* uncompressed */
-	memcpy(point + 1, x, alg->size);
-	memcpy(point + 1 + alg->size, y, alg->size);
+	memcpy(point + 1, x, size);
+	memcpy(point + 1 + size, y, size);
 
 	o->bld = OSSL_PARAM_BLD_new();
 	o->bn[0] = BN_bin2bn(d, d_len, NULL);
 	if (o->bld == NULL || o->bn[0] == NULL ||
 		!OSSL_PARAM_BLD_push_utf8_string(o->bld, OSSL_PKEY_PARAM_GROUP_NAME, alg->group, 0) ||
-		!OSSL_PARAM_BLD_push_octet_string(o->bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * alg->size) ||
+		!OSSL_PARAM_BLD_push_octet_string(o->bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * size) ||
 		!OSSL_PARAM_BLD_push_BN(o->bld, OSSL_PKEY_PARAM_PRIV_KEY, o->bn[0]))
 		openssl_fail("build an EC key");
 	o->params = OSSL_PARAM_BLD_to_param(o->bld);
-	if (o->params == NULL || !pkey_fromdata(o, "EC"))
+	if (o->params == NULL || !keypair_fromdata(o, "EC"))
 		bad_key(psprintf("OpenSSL refused the %s key (is (x, y) the public point of d?).", alg->crv));
 	explicit_bzero(d, d_len);
 }
 
 static void
-load_ed25519(Jsonb *jwk, TestKey *key)
+load_ed25519(const NlJson *jwk, TestKey *key)
 {
 	int			d_len,
 				x_len;
 	unsigned char *d = b64_member(jwk, "d", &d_len);
-	unsigned char *x = has_member(jwk, "x") ? b64_member(jwk, "x", &x_len) : NULL;
+	unsigned char *x = nl_json_member(jwk, "x") ? b64_member(jwk, "x", &x_len) : NULL;
 	unsigned char pub[32];
 	size_t		pub_len = sizeof(pub);
 
@@ -490,16 +475,18 @@ load_ed25519(Jsonb *jwk, TestKey *key)
  * with several, must say.
  */
 static void
-load_key(Jsonb *jwk, TestKey *key)
+load_key(Jsonb *jsonb, TestKey *key)
 {
-	char	   *kty;
-	char	   *crv;
-	char	   *alg;
+	NlJson	   *jwk;
+	const char *kty;
+	const char *crv;
+	const char *alg;
 
-	require_object(jwk, "private JWK");
+	require_object(jsonb, "private JWK");
+	jwk = json_tree(jsonb);
 	memset(key, 0, sizeof(TestKey));
 	key->o = ossl_new();
-	key->kid = string_member(jwk, "kid", "private JWK");
+	key->kid = (char *) string_member(jwk, "kid", "private JWK");
 	kty = string_member(jwk, "kty", "private JWK");
 	crv = string_member(jwk, "crv", "private JWK");
 	alg = string_member(jwk, "alg", "private JWK");
@@ -515,16 +502,16 @@ load_key(Jsonb *jwk, TestKey *key)
 				 errdetail("Key types are RSA, EC, OKP (Ed25519) and oct.")));
 
 	if (alg != NULL)
-		key->alg = find_alg(alg, false);
+		key->alg = find_alg(alg);
 	else if (strcmp(kty, "EC") == 0 || strcmp(kty, "OKP") == 0)
 	{
 		if (crv == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("private JWK has no member \"crv\"")));
-		for (int i = 0; i < (int) lengthof(test_algs); i++)
-			if (test_algs[i].crv != NULL && strcmp(test_algs[i].crv, crv) == 0)
-				key->alg = &test_algs[i];
+		for (int i = 0; i < nl_nalgs; i++)
+			if (nl_algs[i].crv != NULL && strcmp(nl_algs[i].crv, crv) == 0)
+				key->alg = &nl_algs[i];
 		if (key->alg == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -539,31 +526,30 @@ load_key(Jsonb *jwk, TestKey *key)
 				 errhint("Add one, e.g. private_jwk || '{\"alg\": \"%s\"}'.",
 						 strcmp(kty, "RSA") == 0 ? "RS256" : "HS256")));
 
-	switch (key->alg->kind)
+	switch (key->alg->kty)
 	{
-		case SIGN_RSA:
-		case SIGN_PSS:
+		case NL_KTY_RSA:
 			if (strcmp(kty, "RSA") == 0)
 			{
 				load_rsa(jwk, key);
 				return;
 			}
 			break;
-		case SIGN_EC:
+		case NL_KTY_EC:
 			if (strcmp(kty, "EC") == 0 && crv != NULL && strcmp(crv, key->alg->crv) == 0)
 			{
 				load_ec(jwk, key);
 				return;
 			}
 			break;
-		case SIGN_EDDSA:
-			if (strcmp(kty, "OKP") == 0 && crv != NULL && strcmp(crv, "Ed25519") == 0)
+		case NL_KTY_OKP:
+			if (strcmp(kty, "OKP") == 0 && crv != NULL && strcmp(crv, key->alg->crv) == 0)
 			{
 				load_ed25519(jwk, key);
 				return;
 			}
 			break;
-		case SIGN_HMAC:
+		case NL_KTY_OCT:
 			if (strcmp(kty, "oct") == 0)
 			{
 				key->secret = b64_member(jwk, "k", &key->secret_len);
@@ -616,7 +602,7 @@ public_jwk(Jsonb *jwk, const TestKey *key)
 		CHECK_FOR_INTERRUPTS();
 		tok = JsonbIteratorNext(&it, &v, true);
 		/* an HMAC key has no public half: the verifier needs k itself */
-		if (key->alg->kind != SIGN_HMAC && !is_public_member(&k))
+		if (key->alg->kty != NL_KTY_OCT && !is_public_member(&k))
 			skip = true;
 		/* "sign" in key_ops means "verify" for the public half; use says it */
 		if (k.val.string.len == 7 && memcmp(k.val.string.val, "key_ops", 7) == 0)
@@ -643,7 +629,7 @@ sign_input(const TestKey *key, const char *input, int input_len, StringInfo out)
 	unsigned char *sig;
 	size_t		sig_len = 0;
 
-	if (alg->kind == SIGN_HMAC)
+	if (alg->kty == NL_KTY_OCT)
 	{
 		unsigned char mac[EVP_MAX_MD_SIZE];
 
@@ -658,14 +644,11 @@ sign_input(const TestKey *key, const char *input, int input_len, StringInfo out)
 	if (o->mdctx == NULL ||
 		EVP_DigestSignInit_ex(o->mdctx, &o->pctx, alg->md, NULL, NULL, o->pkey, NULL) <= 0)
 		openssl_fail("start signing");
-	/* o->pctx belongs to o->mdctx from here */
-	if (alg->kind == SIGN_PSS &&
-		(EVP_PKEY_CTX_set_rsa_padding(o->pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
-		 EVP_PKEY_CTX_set_rsa_pss_saltlen(o->pctx, RSA_PSS_SALTLEN_DIGEST) <= 0 ||
-		 EVP_PKEY_CTX_set_rsa_mgf1_md_name(o->pctx, alg->md, NULL) <= 0))
+	/* o->pctx belongs to o->mdctx from here; RSA's padding as nicelogin verifies it */
+	if (!nl_alg_setup_pkey_ctx(alg, o->pctx))
 	{
 		o->pctx = NULL;
-		openssl_fail("set up RSA-PSS");
+		openssl_fail(alg->pss ? "set up RSA-PSS" : "set up RSA padding");
 	}
 	o->pctx = NULL;
 	if (EVP_DigestSign(o->mdctx, NULL, &sig_len, (const unsigned char *) input, input_len) <= 0)
@@ -674,22 +657,13 @@ sign_input(const TestKey *key, const char *input, int input_len, StringInfo out)
 	if (EVP_DigestSign(o->mdctx, sig, &sig_len, (const unsigned char *) input, input_len) <= 0)
 		openssl_fail("sign");
 
-	if (alg->kind == SIGN_EC)
+	if (alg->kty == NL_KTY_EC)
 	{
-		/* DER from OpenSSL; JWS wants r || s, each the coordinate size */
-		const unsigned char *p = sig;
-		const BIGNUM *r,
-				   *s;
-		unsigned char *raw = palloc(2 * alg->size);
-
-		o->esig = d2i_ECDSA_SIG(NULL, &p, (long) sig_len);
-		if (o->esig == NULL)
-			openssl_fail("read the ECDSA signature");
-		ECDSA_SIG_get0(o->esig, &r, &s);
-		if (BN_bn2binpad(r, raw, alg->size) != alg->size ||
-			BN_bn2binpad(s, raw + alg->size, alg->size) != alg->size)
-			openssl_fail("encode the ECDSA signature");
-		nl_b64url_encode(raw, 2 * alg->size, out);
+		/* DER from OpenSSL; JWS wants r || s (alg->sig_size bytes) */
+		o->raw = nl_ecdsa_der_to_raw(sig, (int) sig_len, alg->sig_size / 2);
+		if (o->raw == NULL)
+			openssl_fail("convert the ECDSA signature");
+		nl_b64url_encode(o->raw, alg->sig_size, out);
 	}
 	else
 		nl_b64url_encode(sig, (int) sig_len, out);
@@ -710,7 +684,7 @@ make_token(Jsonb *claims, const TestKey *key, Jsonb *extra_header)
 	Jsonb	   *header;
 	char	   *header_text;
 	char	   *payload_text;
-	char	   *alg;
+	const char *alg;
 	StringInfoData buf;
 
 	if (extra_header != NULL)
@@ -733,7 +707,7 @@ make_token(Jsonb *claims, const TestKey *key, Jsonb *extra_header)
 	appendStringInfoChar(&buf, '.');
 	nl_b64url_encode((unsigned char *) payload_text, strlen(payload_text), &buf);
 
-	alg = string_member(header, "alg", "header");
+	alg = string_member(json_tree(header), "alg", "header");
 	if (alg == NULL || pg_strcasecmp(alg, "none") != 0)
 	{
 		int			input_len = buf.len;
@@ -864,8 +838,8 @@ nicelogin_test_generate_key(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("alg must not be null"),
-				 errdetail("Algorithms are %s.", ALG_LIST)));
-	alg = find_alg(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+				 errdetail("Algorithms are %s.", alg_list())));
+	alg = find_alg(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	if (!PG_ARGISNULL(1))
 		kid = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	else
@@ -886,10 +860,9 @@ nicelogin_test_generate_key(PG_FUNCTION_ARGS)
 	push_string(&ps, "alg", alg->name, -1);
 	push_string(&ps, "kid", kid, -1);
 	push_string(&ps, "use", "sig", -1);
-	switch (alg->kind)
+	switch (alg->kty)
 	{
-		case SIGN_RSA:
-		case SIGN_PSS:
+		case NL_KTY_RSA:
 			o->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) TEST_RSA_BITS);
 			if (o->pkey == NULL)
 				openssl_fail("generate an RSA key");
@@ -903,17 +876,17 @@ nicelogin_test_generate_key(PG_FUNCTION_ARGS)
 			push_bn(&ps, "dq", get_bn(o, OSSL_PKEY_PARAM_RSA_EXPONENT2, 6), 0);
 			push_bn(&ps, "qi", get_bn(o, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, 7), 0);
 			break;
-		case SIGN_EC:
+		case NL_KTY_EC:
 			o->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", alg->group);
 			if (o->pkey == NULL)
 				openssl_fail("generate an EC key");
 			push_string(&ps, "kty", "EC", -1);
 			push_string(&ps, "crv", alg->crv, -1);
-			push_bn(&ps, "x", get_bn(o, OSSL_PKEY_PARAM_EC_PUB_X, 0), alg->size);
-			push_bn(&ps, "y", get_bn(o, OSSL_PKEY_PARAM_EC_PUB_Y, 1), alg->size);
-			push_bn(&ps, "d", get_bn(o, OSSL_PKEY_PARAM_PRIV_KEY, 2), alg->size);
+			push_bn(&ps, "x", get_bn(o, OSSL_PKEY_PARAM_EC_PUB_X, 0), alg->sig_size / 2);
+			push_bn(&ps, "y", get_bn(o, OSSL_PKEY_PARAM_EC_PUB_Y, 1), alg->sig_size / 2);
+			push_bn(&ps, "d", get_bn(o, OSSL_PKEY_PARAM_PRIV_KEY, 2), alg->sig_size / 2);
 			break;
-		case SIGN_EDDSA:
+		case NL_KTY_OKP:
 			{
 				unsigned char pub[32];
 				unsigned char priv[32];
@@ -932,15 +905,15 @@ nicelogin_test_generate_key(PG_FUNCTION_ARGS)
 				explicit_bzero(priv, sizeof(priv));
 			}
 			break;
-		case SIGN_HMAC:
+		case NL_KTY_OCT:
 			{
 				unsigned char k[64];
 
 				/* as long as the hash, as RFC 7518 section 3.2 asks */
-				if (RAND_bytes(k, alg->size) != 1)
+				if (RAND_bytes(k, alg->min_key_bytes) != 1)
 					openssl_fail("make a random HMAC key");
 				push_string(&ps, "kty", "oct", -1);
-				push_b64(&ps, "k", k, alg->size);
+				push_b64(&ps, "k", k, alg->min_key_bytes);
 				explicit_bzero(k, sizeof(k));
 			}
 			break;

@@ -517,30 +517,3 @@ _PG_init(void)
 	if (!IsBinaryUpgrade)
 		nl_worker_register();
 }
-
-static const char *const result_names[] = {
-	[NL_VALID] = "valid",
-	[NL_MALFORMED] = "malformed",
-	[NL_TOO_LONG] = "too_long",
-	[NL_UNSUPPORTED_ALG] = "unsupported_alg",
-	[NL_UNKNOWN_KEY] = "unknown_key",
-	[NL_BAD_SIGNATURE] = "bad_signature",
-	[NL_MISSING_EXP] = "missing_exp",
-	[NL_EXPIRED] = "expired",
-	[NL_NOT_YET_VALID] = "not_yet_valid",
-	[NL_WRONG_ISSUER] = "wrong_issuer",
-	[NL_WRONG_AUDIENCE] = "wrong_audience",
-	[NL_USER_DEACTIVATED] = "user_deactivated",
-	[NL_REVOKED] = "revoked",
-	[NL_NO_KEYS] = "no_keys",
-};
-StaticAssertDecl(lengthof(result_names) == NL_NRESULTS,
-				 "every result code has a name");
-
-const char *
-nl_result_name(NlResult r)
-{
-	if ((int) r < 0 || (int) r >= (int) lengthof(result_names))
-		elog(ERROR, "unexpected nicelogin result code %d", (int) r);
-	return result_names[r];
-}

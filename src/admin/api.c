@@ -44,6 +44,7 @@
 #include "nicelogin.h"
 #include "extension.h"
 #include "jose/jose.h"
+#include "verify/verify.h"
 #include "admin/admin.h"
 
 /* Longest API error text we repeat in a message, in bytes. */

@@ -233,7 +233,7 @@ nl_store_jwks(Jsonb *jwks, const NlExtension *ext)
 	 */
 	relid = nl_member_table(ext, "nicelogin_keys", "1.0", ShareRowExclusiveLock, &table);
 
-	set = nl_keyset_parse(jwks, CurrentMemoryContext, false, false, true, &emsg, &edetail);
+	set = nl_keyset_load_jsonb(jwks, CurrentMemoryContext, false, false, true, &emsg, &edetail);
 	if (set == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -241,7 +241,7 @@ nl_store_jwks(Jsonb *jwks, const NlExtension *ext)
 				 edetail ? errdetail_internal("%s", edetail) : 0,
 				 errhint("The stored keys were not changed.")));
 	count = set->nkeys;
-	MemoryContextDelete(set->cxt);
+	nl_keyset_unload(set);
 
 	nl_refuse_replicated_keys(ext);
 

@@ -8,39 +8,22 @@
  * (the parser recurses and would raise "stack depth limit exceeded"), parse
  * errors come back as codes, and numbers are range-checked before anything
  * converts them.  Only a payload that passed these checks is turned into
- * jsonb, and jsonb_in cannot fail on it.
+ * jsonb (by the verification layer, nl_json_to_jsonb), and jsonb_in cannot
+ * fail on it.  What a parse collects is palloc'd and freed by the
+ * nl_*_free() functions; nothing else is left behind, in the server or out
+ * of it.
  */
-#include "nicelogin.h"
 #include "jose/jose.h"
-#include "verify/verify.h"
-#include "ops/ops.h"
 
 #include <math.h>
 
 #include "common/int.h"
-#include "common/jsonapi.h"
-#include "mb/pg_wchar.h"
-#include "miscadmin.h"
-#include "utils/builtins.h"
-#include "utils/datetime.h"
 
 /* deeper JSON is refused; NiceLogin's tokens nest two or three levels */
 #define NL_MAX_JSON_DEPTH 32
 /* a JSON number longer than this, or with a larger exponent, is refused */
 #define NL_MAX_NUMBER_LEN 64
 #define NL_MAX_EXPONENT 400
-
-/*
- * PostgreSQL 16 made the JSON parser's semantic actions return a
- * JsonParseErrorType (JSON_SUCCESS: go on); up to 15 they return void.
- */
-#if PG_VERSION_NUM >= 160000
-#define NL_JSON_ACTION JsonParseErrorType
-#define NL_JSON_CONTINUE return JSON_SUCCESS
-#else
-#define NL_JSON_ACTION void
-#define NL_JSON_CONTINUE return
-#endif
 
 /* seconds since 1970 that fit in timestamptz */
 #define NL_MIN_UNIX_TIME (-210866803200.0)	/* 4714-11-24 BC */
@@ -58,10 +41,10 @@ json_prescan(const char *buf, int len)
 	bool		in_string = false;
 	int			i = 0;
 
-	if (!pg_verify_mbstr(PG_UTF8, buf, len, true))
+	if (pg_encoding_verifymbstr(PG_UTF8, buf, len) != len)
 		return false;
 	/* in another server encoding, only ASCII passes through unchanged */
-	if (GetDatabaseEncoding() != PG_UTF8 && GetDatabaseEncoding() != PG_SQL_ASCII)
+	if (nl_server_encoding() != PG_UTF8 && nl_server_encoding() != PG_SQL_ASCII)
 	{
 		for (int j = 0; j < len; j++)
 			if (IS_HIGHBIT_SET(buf[j]))
@@ -108,11 +91,19 @@ typedef enum WalkMode
 	WALK_FIND					/* one top-level string member, any case */
 } WalkMode;
 
+/* member names of an open object (palloc'd, freed when it closes) */
+typedef struct NameList
+{
+	char	  **names;
+	int			n;
+	int			cap;
+} NameList;
+
 typedef struct WalkState
 {
 	WalkMode	mode;
 	int			depth;
-	List	   *names[NL_MAX_JSON_DEPTH + 2];	/* member names per open object */
+	NameList	names[NL_MAX_JSON_DEPTH + 2];	/* member names per open object */
 	char	   *top_field;		/* member of the top object being parsed */
 	bool		in_aud;			/* inside the top-level "aud" array */
 	bool		bad;			/* duplicate name or unusable number */
@@ -129,27 +120,50 @@ cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* True when an object's member names are all distinct. */
-static bool
-names_distinct(List *names)
+/* Appends p to a growing array of pointers. */
+static void
+push_ptr(char ***arr, int *n, int *cap, char *p)
 {
-	int			n = list_length(names);
-	char	  **arr;
-	int			i = 0;
-	ListCell   *lc;
-	bool		ok = true;
+	if (*n == *cap)
+	{
+		*cap = *cap == 0 ? 8 : *cap * 2;
+		*arr = *arr == NULL ? palloc(sizeof(char *) * *cap) :
+			repalloc(*arr, sizeof(char *) * *cap);
+	}
+	(*arr)[(*n)++] = p;
+}
 
-	if (n < 2)
+/* True when an object's member names are all distinct; sorts them. */
+static bool
+names_distinct(NameList *names)
+{
+	if (names->n < 2)
 		return true;
-	arr = palloc(sizeof(char *) * n);
-	foreach(lc, names)
-		arr[i++] = lfirst(lc);
-	qsort(arr, n, sizeof(char *), cmp_names);
-	for (i = 1; i < n && ok; i++)
-		if (strcmp(arr[i - 1], arr[i]) == 0)
-			ok = false;
-	pfree(arr);
-	return ok;
+	qsort(names->names, names->n, sizeof(char *), cmp_names);
+	for (int i = 1; i < names->n; i++)
+		if (strcmp(names->names[i - 1], names->names[i]) == 0)
+			return false;
+	return true;
+}
+
+/* Frees the names of an object and forgets them. */
+static void
+names_free(NameList *names)
+{
+	for (int i = 0; i < names->n; i++)
+		pfree(names->names[i]);
+	if (names->names)
+		pfree(names->names);
+	memset(names, 0, sizeof(NameList));
+}
+
+/* Keeps token in *slot (freeing what was there). */
+static void
+keep(char **slot, char *token)
+{
+	if (*slot)
+		pfree(*slot);
+	*slot = token;
 }
 
 static bool
@@ -173,10 +187,7 @@ composite_start(WalkState *st, bool is_array)
 		if (st->mode == WALK_CLAIMS && is_registered_claim(st->top_field))
 		{
 			if (is_array && strcmp(st->top_field, "aud") == 0)
-			{
 				st->in_aud = true;
-				st->claims->has_aud = true;
-			}
 			else
 				st->claims->bad_types = true;
 		}
@@ -193,7 +204,7 @@ walk_object_start(void *state)
 	composite_start(st, false);
 	st->depth++;
 	if (st->depth <= NL_MAX_JSON_DEPTH + 1)
-		st->names[st->depth] = NIL;
+		memset(&st->names[st->depth], 0, sizeof(NameList));
 	NL_JSON_CONTINUE;
 }
 
@@ -206,11 +217,12 @@ walk_object_end(void *state)
 	CHECK_FOR_INTERRUPTS();
 	if (st->depth <= NL_MAX_JSON_DEPTH + 1)
 	{
-		if (!names_distinct(st->names[st->depth]))
+		if (!names_distinct(&st->names[st->depth]))
 			st->bad = true;
-		list_free(st->names[st->depth]);
-		st->names[st->depth] = NIL;
+		names_free(&st->names[st->depth]);
 	}
+	if (st->depth == 1)
+		st->top_field = NULL;
 	st->depth--;
 	NL_JSON_CONTINUE;
 }
@@ -243,7 +255,17 @@ walk_field_start(void *state, char *fname, bool isnull)
 
 	CHECK_FOR_INTERRUPTS();
 	if (st->depth <= NL_MAX_JSON_DEPTH + 1)
-		st->names[st->depth] = lappend(st->names[st->depth], fname);
+	{
+		NameList   *nl = &st->names[st->depth];
+
+		push_ptr(&nl->names, &nl->n, &nl->cap, fname);
+	}
+	else
+	{
+		/* cannot happen: json_prescan() bounds the depth */
+		pfree(fname);
+		NL_JSON_CONTINUE;
+	}
 	if (st->depth == 1)
 	{
 		st->top_field = fname;
@@ -285,7 +307,8 @@ number_to_time(const char *token, double *out)
 	return true;
 }
 
-static void
+/* Collects a header member; true when token is kept in the header. */
+static bool
 header_scalar(WalkState *st, const char *f, char *token, JsonTokenType type)
 {
 	NlHeader   *hdr = st->hdr;
@@ -294,17 +317,21 @@ header_scalar(WalkState *st, const char *f, char *token, JsonTokenType type)
 	{
 		hdr->has_alg = true;
 		if (type == JSON_TOKEN_STRING)
-			hdr->alg = token;
-		else
-			hdr->bad_types = true;
+		{
+			keep(&hdr->alg, token);
+			return true;
+		}
+		hdr->bad_types = true;
 	}
 	else if (strcmp(f, "kid") == 0)
 	{
 		hdr->has_kid = true;
 		if (type == JSON_TOKEN_STRING)
-			hdr->kid = token;
-		else
-			hdr->bad_types = true;
+		{
+			keep(&hdr->kid, token);
+			return true;
+		}
+		hdr->bad_types = true;
 	}
 	else if (strcmp(f, "b64") == 0)
 	{
@@ -313,9 +340,11 @@ header_scalar(WalkState *st, const char *f, char *token, JsonTokenType type)
 		else if (type != JSON_TOKEN_TRUE)
 			hdr->bad_types = true;
 	}
+	return false;
 }
 
-static void
+/* Collects a claim; true when token is kept in the claims. */
+static bool
 claims_scalar(WalkState *st, const char *f, char *token, JsonTokenType type)
 {
 	NlClaims   *c = st->claims;
@@ -326,11 +355,8 @@ claims_scalar(WalkState *st, const char *f, char *token, JsonTokenType type)
 		double		v;
 
 		if (type != JSON_TOKEN_NUMBER || !number_to_time(token, &v))
-		{
 			c->bad_types = true;
-			return;
-		}
-		if (f[0] == 'e')
+		else if (f[0] == 'e')
 		{
 			c->exp = v;
 			c->has_exp = true;
@@ -340,89 +366,98 @@ claims_scalar(WalkState *st, const char *f, char *token, JsonTokenType type)
 			c->nbf = v;
 			c->has_nbf = true;
 		}
-		else
-		{
-			c->iat = v;
-			c->has_iat = true;
-		}
+		/* iat: checked for its type and range, not used */
+		return false;
 	}
-	else if (strcmp(f, "aud") == 0)
-	{
-		c->has_aud = true;
-		if (is_string)
-			c->aud = lappend(c->aud, token);
-		else
-			c->bad_types = true;
-	}
-	else if (strcmp(f, "iss") == 0 || strcmp(f, "sub") == 0 || strcmp(f, "jti") == 0)
+	if (strcmp(f, "aud") == 0)
 	{
 		if (!is_string)
+		{
 			c->bad_types = true;
-		else if (f[0] == 'i')
-			c->iss = token;
-		else if (f[0] == 's')
-			c->sub = token;
-		else
-			c->jti = token;
+			return false;
+		}
+		push_ptr(&c->aud, &c->naud, &c->aud_cap, token);
+		return true;
+	}
+	if (strcmp(f, "iss") == 0 || strcmp(f, "sub") == 0 || strcmp(f, "jti") == 0)
+	{
+		if (!is_string)
+		{
+			c->bad_types = true;
+			return false;
+		}
+		keep(f[0] == 'i' ? &c->iss : f[0] == 's' ? &c->sub : &c->jti, token);
+		return true;
 	}
 	/* private claims of NiceLogin: a value of another type counts as absent */
-	else if (is_string && strcmp(f, "company_id") == 0)
-		c->company_id = token;
-	else if (is_string && strcmp(f, "email") == 0)
-		c->email = token;
-	else if (is_string && strcmp(f, "sid") == 0)
-		c->sid = token;
+	if (!is_string)
+		return false;
+	if (strcmp(f, "company_id") == 0)
+		keep(&c->company_id, token);
+	else if (strcmp(f, "email") == 0)
+		keep(&c->email, token);
+	else if (strcmp(f, "sid") == 0)
+		keep(&c->sid, token);
+	else
+		return false;
+	return true;
 }
 
 static NL_JSON_ACTION
 walk_scalar(void *state, char *token, JsonTokenType type)
 {
 	WalkState  *st = state;
+	bool		kept = false;
 
 	CHECK_FOR_INTERRUPTS();
 	if (type == JSON_TOKEN_NUMBER && !number_ok(token))
-	{
 		st->bad = true;
-		NL_JSON_CONTINUE;
-	}
-	if (st->depth == 1 && st->top_field != NULL)
+	else if (st->depth == 1 && st->top_field != NULL)
 	{
 		if (st->mode == WALK_HEADER)
-			header_scalar(st, st->top_field, token, type);
+			kept = header_scalar(st, st->top_field, token, type);
 		else if (st->mode == WALK_CLAIMS)
-			claims_scalar(st, st->top_field, token, type);
+			kept = claims_scalar(st, st->top_field, token, type);
 		else if (st->mode == WALK_FIND &&
 				 pg_strcasecmp(st->top_field, st->find_name) == 0)
 		{
 			st->find_matches++;
 			if (type == JSON_TOKEN_STRING)
-				st->found = token;
+			{
+				keep(&st->found, token);
+				kept = true;
+			}
 		}
 	}
 	else if (st->in_aud && st->depth == 2)
 	{
 		if (type == JSON_TOKEN_STRING)
-			st->claims->aud = lappend(st->claims->aud, token);
+		{
+			NlClaims   *c = st->claims;
+
+			push_ptr(&c->aud, &c->naud, &c->aud_cap, token);
+			kept = true;
+		}
 		else
 			st->claims->bad_types = true;
 	}
+	if (!kept)
+		pfree(token);
 	NL_JSON_CONTINUE;
 }
 
 /* Runs the checks and, by mode, collects header or claims members. */
 static bool
-json_walk(const char *buf, int len, WalkState *stp)
+json_walk(const char *buf, int len, WalkState *st)
 {
-	JsonLexContext *lex;
 	JsonSemAction sem;
-	WalkState	st = *stp;
 	JsonParseErrorType rc;
 
 	if (!json_prescan(buf, len))
 		return false;
 
 	memset(&sem, 0, sizeof(sem));
-	sem.semstate = &st;
+	sem.semstate = st;
 	sem.object_start = walk_object_start;
 	sem.object_end = walk_object_end;
 	sem.array_start = walk_array_start;
@@ -430,16 +465,11 @@ json_walk(const char *buf, int len, WalkState *stp)
 	sem.object_field_start = walk_field_start;
 	sem.scalar = walk_scalar;
 
-	/* with escapes decoded: \u0000 and bad surrogates come back as errors */
-#if PG_VERSION_NUM >= 170000
-	/* 17 added a first argument: a context to fill, or NULL to allocate one */
-	lex = makeJsonLexContextCstringLen(NULL, buf, len, GetDatabaseEncoding(), true);
-#else
-	lex = makeJsonLexContextCstringLen((char *) buf, len, GetDatabaseEncoding(), true);
-#endif
-	rc = pg_parse_json(lex, &sem);
-	*stp = st;
-	return rc == JSON_SUCCESS && !st.bad;
+	rc = nl_json_parse_text(buf, len, &sem);
+	/* the names of objects a parse error left open */
+	for (int d = 0; d < (int) lengthof(st->names); d++)
+		names_free(&st->names[d]);
+	return rc == JSON_SUCCESS && !st->bad;
 }
 
 bool
@@ -450,15 +480,43 @@ nl_json_object_ok(const char *buf, int len)
 	return json_walk(buf, len, &st);
 }
 
+void
+nl_header_free(NlHeader *hdr)
+{
+	if (hdr->alg)
+		pfree(hdr->alg);
+	if (hdr->kid)
+		pfree(hdr->kid);
+	memset(hdr, 0, sizeof(NlHeader));
+}
+
+void
+nl_claims_free(NlClaims *c)
+{
+	char	   *strings[] = {c->iss, c->sub, c->company_id, c->email, c->jti, c->sid};
+
+	for (int i = 0; i < (int) lengthof(strings); i++)
+		if (strings[i])
+			pfree(strings[i]);
+	for (int i = 0; i < c->naud; i++)
+		pfree(c->aud[i]);
+	if (c->aud)
+		pfree(c->aud);
+	memset(c, 0, sizeof(NlClaims));
+}
+
 bool
 nl_header_parse(const char *buf, int len, NlHeader *hdr)
 {
 	WalkState	st = {.mode = WALK_HEADER, .hdr = hdr};
 
 	memset(hdr, 0, sizeof(NlHeader));
-	if (!json_walk(buf, len, &st))
+	if (!json_walk(buf, len, &st) || hdr->bad_types)
+	{
+		nl_header_free(hdr);
 		return false;
-	return !hdr->bad_types;
+	}
+	return true;
 }
 
 bool
@@ -467,25 +525,31 @@ nl_claims_parse(const char *buf, int len, NlClaims *claims)
 	WalkState	st = {.mode = WALK_CLAIMS, .claims = claims};
 
 	memset(claims, 0, sizeof(NlClaims));
-	if (!json_walk(buf, len, &st))
+	if (!json_walk(buf, len, &st) || claims->bad_types)
+	{
+		nl_claims_free(claims);
 		return false;
-	return !claims->bad_types;
+	}
+	return true;
 }
 
 char *
 nl_json_find_string(const char *buf, int len, const char *name)
 {
 	WalkState	st = {.mode = WALK_FIND, .find_name = name};
+	bool		ok = json_walk(buf, len, &st);
 
-	if (!json_walk(buf, len, &st))
-		return NULL;
 	/*
 	 * Two members that differ only in case ("authorization" and
 	 * "Authorization"): SQL's ->> would read one and we another, so take
 	 * neither.
 	 */
-	if (st.find_matches != 1)
+	if (!ok || st.find_matches != 1)
+	{
+		if (st.found)
+			pfree(st.found);
 		return NULL;
+	}
 	return st.found;
 }
 
@@ -525,21 +589,21 @@ time_add(TimestampTz t, int64 delta)
 	return r;
 }
 
-/* nicelogin.leeway in microseconds: at most INT_MAX * 10^6, far below 2^63 */
+/* the leeway in microseconds: at most INT_MAX * 10^6, far below 2^63 */
 static inline int64
-leeway_usecs(void)
+leeway_usecs(const NlPolicy *policy)
 {
-	return (int64) nl_leeway * USECS_PER_SEC;
+	return (int64) policy->leeway * USECS_PER_SEC;
 }
 
 NlResult
-nl_claims_check(const NlClaims *claims, TimestampTz now)
+nl_claims_check(const NlClaims *claims, const NlPolicy *policy, TimestampTz now)
 {
-	int64		leeway = leeway_usecs();
+	int64		leeway = leeway_usecs(policy);
 
 	if (!claims->has_exp)
 	{
-		if (nl_require_exp)
+		if (policy->require_exp)
 			return NL_MISSING_EXP;
 	}
 	else if (now >= time_add(nl_unix_to_timestamptz(claims->exp), leeway))
@@ -548,20 +612,19 @@ nl_claims_check(const NlClaims *claims, TimestampTz now)
 	if (claims->has_nbf && time_add(now, leeway) < nl_unix_to_timestamptz(claims->nbf))
 		return NL_NOT_YET_VALID;
 
-	if (nl_issuer != NULL && nl_issuer[0] != '\0')
+	if (policy->issuer != NULL && policy->issuer[0] != '\0')
 	{
-		if (claims->iss == NULL || strcmp(claims->iss, nl_issuer) != 0)
+		if (claims->iss == NULL || strcmp(claims->iss, policy->issuer) != 0)
 			return NL_WRONG_ISSUER;
 	}
 
-	if (nl_audience != NULL && nl_audience[0] != '\0')
+	if (policy->audience != NULL && policy->audience[0] != '\0')
 	{
-		ListCell   *lc;
 		bool		found = false;
 
-		foreach(lc, claims->aud)
+		for (int i = 0; i < claims->naud; i++)
 		{
-			if (strcmp((char *) lfirst(lc), nl_audience) == 0)
+			if (strcmp(claims->aud[i], policy->audience) == 0)
 			{
 				found = true;
 				break;
@@ -574,9 +637,9 @@ nl_claims_check(const NlClaims *claims, TimestampTz now)
 }
 
 TimestampTz
-nl_exp_deadline(const NlClaims *claims)
+nl_exp_deadline(const NlClaims *claims, const NlPolicy *policy)
 {
-	return time_add(nl_unix_to_timestamptz(claims->exp), leeway_usecs());
+	return time_add(nl_unix_to_timestamptz(claims->exp), leeway_usecs(policy));
 }
 
 TimestampTz
@@ -587,15 +650,7 @@ nl_nbf_time(const NlClaims *claims)
 
 /* The nbf rule of nl_claims_check(), for a verdict kept in a cache. */
 bool
-nl_nbf_pending(TimestampTz nbf, TimestampTz now)
+nl_nbf_pending(TimestampTz nbf, TimestampTz now, const NlPolicy *policy)
 {
-	return time_add(now, leeway_usecs()) < nbf;
-}
-
-Jsonb *
-nl_json_to_jsonb(const char *buf, int len)
-{
-	char	   *copy = pnstrdup(buf, len);
-
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(copy)));
+	return time_add(now, leeway_usecs(policy)) < nbf;
 }

@@ -1,18 +1,19 @@
 /*
  * jose.h
- *		The JOSE core: base64url, JSON checks, keys, JWS and claims.  Plain
- *		bytes in, a result code out; never raises for a bad token, and uses no
- *		catalog, SPI, relcache or shared memory.
+ *		The JOSE core: base64url, JSON checks, algorithms, keys, JWS and
+ *		claims.  Bytes and JSON text in, a result code out; never raises for
+ *		bad input, and uses no catalog, SPI, relcache, shared memory, setting
+ *		or memory context: the caller passes its rules in (NlPolicy) and owns
+ *		the memory (everything is palloc'd in the current memory context).
+ *		Builds in the server and, with FRONTEND, outside it (port.h).
  */
 #ifndef NL_JOSE_H
 #define NL_JOSE_H
 
-#include "postgres.h"
+#include "jose/port.h"
 
+#include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
-#include "nodes/pg_list.h"
-#include "utils/jsonb.h"
-#include "utils/timestamp.h"
 
 /* ---------- result codes ---------- */
 typedef enum NlResult
@@ -35,7 +36,21 @@ typedef enum NlResult
 								 * indexed by NlResult): keep it last */
 } NlResult;
 
+/* The result's name, as nicelogin_check() returns it; "unknown" out of range. */
 extern const char *nl_result_name(NlResult r);
+
+/*
+ * The rules a token is checked against, from the caller (the server's
+ * nicelogin.* settings: nl_policy() in verify.c).
+ */
+typedef struct NlPolicy
+{
+	bool		require_exp;	/* a token without exp is NL_MISSING_EXP */
+	int			leeway;			/* seconds of clock skew allowed for exp and nbf */
+	const char *issuer;			/* iss must equal it; NULL or "": any */
+	const char *audience;		/* aud must hold it; NULL or "": any */
+	int			max_token_length;	/* longer tokens are NL_TOO_LONG */
+} NlPolicy;
 
 /* ---------- base64url.c ---------- */
 /*
@@ -49,7 +64,7 @@ extern int	nl_b64url_decode(const char *src, int srclen, unsigned char *dst);
 /* Appends the canonical base64url encoding of src (no padding) to dst. */
 extern void nl_b64url_encode(const unsigned char *src, int srclen, StringInfo dst);
 
-/* ---------- algorithms ---------- */
+/* ---------- alg.c: the algorithms, one row each ---------- */
 typedef enum NlAlg
 {
 	NL_ALG_NONE = 0,			/* not a supported JWS algorithm */
@@ -60,10 +75,6 @@ typedef enum NlAlg
 	NL_ALG_HS256, NL_ALG_HS384, NL_ALG_HS512
 } NlAlg;
 
-extern NlAlg nl_alg_from_name(const char *name, int len);
-extern const char *nl_alg_name(NlAlg alg);
-
-/* ---------- jwk.c: key sets ---------- */
 typedef enum NlKty
 {
 	NL_KTY_RSA = 1,
@@ -72,6 +83,105 @@ typedef enum NlKty
 	NL_KTY_OCT
 } NlKty;
 
+/*
+ * Everything nicelogin knows about one JWS algorithm (RFC 7518, RFC 8037):
+ * header parsing, key compatibility, verification and the test-signing
+ * library (nicelogin_test) all read this table.  Adding an algorithm is one
+ * row in alg.c (and its tests).
+ */
+typedef struct NlAlgInfo
+{
+	NlAlg		alg;
+	const char *name;			/* the JWS "alg" */
+	NlKty		kty;			/* the key type it needs */
+	const char *crv;			/* EC, OKP: the JWK "crv" it needs */
+	int			curve_nid;		/* EC, OKP: that curve's OpenSSL NID */
+	const char *group;			/* EC: OpenSSL's group name */
+	const char *md;				/* OpenSSL digest name; NULL for EdDSA */
+	int			sig_size;		/* signature bytes; 0: the RSA modulus's size */
+	int			min_key_bytes;	/* HMAC: the shortest key (the hash's size) */
+	bool		pss;			/* RSASSA-PSS: MGF1 with the same hash, salt
+								 * as long as the hash (RFC 7518 3.5) */
+} NlAlgInfo;
+
+/* The table, in NlAlg order without NL_ALG_NONE; nl_nalgs rows. */
+extern const NlAlgInfo nl_algs[];
+extern const int nl_nalgs;
+/* The row of an algorithm, by name (exact case) or by code; NULL when none. */
+extern const NlAlgInfo *nl_alg_by_name(const char *name, int len);
+extern const NlAlgInfo *nl_alg_info(NlAlg alg);
+extern NlAlg nl_alg_from_name(const char *name, int len);
+extern const char *nl_alg_name(NlAlg alg);
+/* The row for a JWK "crv" (EC, OKP), or NULL. */
+extern const NlAlgInfo *nl_alg_by_curve(NlKty kty, const char *crv);
+/* The algorithm's OpenSSL digest (EVP_MD *); NULL for EdDSA. */
+extern const void *nl_alg_md(const NlAlgInfo *alg);
+/*
+ * Sets up an OpenSSL signing or verification context (EVP_PKEY_CTX *) for
+ * the algorithm's padding: PKCS #1 v1.5 or PSS for RSA, nothing otherwise.
+ * False when OpenSSL refuses.
+ */
+extern bool nl_alg_setup_pkey_ctx(const NlAlgInfo *alg, void *pctx);
+/*
+ * ECDSA signatures in JWS are r || s, each coord_len bytes; OpenSSL's are
+ * DER.  Both return an OPENSSL_malloc'd buffer (the caller OPENSSL_free's
+ * it), or NULL when the input does not convert.
+ */
+extern unsigned char *nl_ecdsa_raw_to_der(const unsigned char *sig, int sig_len,
+										  int coord_len, int *der_len);
+extern unsigned char *nl_ecdsa_der_to_raw(const unsigned char *der, int der_len,
+										  int coord_len);
+
+/* ---------- json.c: JSON text as a tree (key sets) ---------- */
+typedef enum NlJsonType
+{
+	NL_JSON_NULL,
+	NL_JSON_TRUE,
+	NL_JSON_FALSE,
+	NL_JSON_NUMBER,
+	NL_JSON_STRING,
+	NL_JSON_ARRAY,
+	NL_JSON_OBJECT
+} NlJsonType;
+
+typedef struct NlJson NlJson;
+struct NlJson
+{
+	NlJsonType	type;
+	char	   *str;			/* NUMBER, STRING: the text (escapes decoded) */
+	int			len;			/* its length */
+	int			n;				/* ARRAY, OBJECT: elements or members */
+	int			cap;
+	char	  **names;			/* OBJECT: member names */
+	NlJson	  **items;			/* elements, member values */
+};
+
+/* nesting deeper than this is refused by nl_json_parse() */
+#define NL_MAX_JSON_TREE_DEPTH 64
+
+/*
+ * Parses a JSON text into a tree; NULL when it is not JSON or nests deeper
+ * than NL_MAX_JSON_TREE_DEPTH.  Strings keep the server's encoding (UTF-8 in
+ * the frontend).  Never raises for bad input.
+ */
+extern NlJson *nl_json_parse(const char *buf, int len);
+extern void nl_json_free(NlJson *j);
+/* A member of an object (the last of that name, as jsonb keeps); NULL when absent. */
+extern const NlJson *nl_json_member(const NlJson *obj, const char *name);
+/*
+ * A string member; NULL when absent, and *ok = false (else unchanged) when
+ * present but not a string.  Points into obj.
+ */
+extern const char *nl_json_member_string(const NlJson *obj, const char *name, bool *ok);
+/*
+ * Decodes a base64url string member into a palloc'd *out; returns the
+ * length, -1 when absent, -2 when not a valid base64url string, -3 when it
+ * would decode to more than max_bytes (checked before decoding).
+ */
+extern int	nl_json_member_b64(const NlJson *obj, const char *name,
+							   unsigned char **out, int max_bytes);
+
+/* ---------- jwk.c: key sets ---------- */
 typedef struct NlKey
 {
 	char	   *kid;			/* NULL when the JWK has none */
@@ -114,87 +224,49 @@ typedef struct NlKey
 
 typedef struct NlKeySet
 {
-	MemoryContext cxt;			/* holds the set; deleting it frees the keys */
 	int			nkeys;
-	int			maxkeys;
-	bool		symmetric;		/* holds oct keys (then no asymmetric ones) */
 	NlKey	   *keys;
 } NlKeySet;
 
 /*
- * Parses a JWKS ({"keys": [...]}) or, when allow_single_jwk, a single JWK.
- * The set and its OpenSSL objects live in a new memory context under
- * parent; deleting it frees everything.  On a bad set, returns NULL and sets
- * *errmsg / *errdetail (palloc'd in the caller's context); never raises for
- * bad input.  With ignore_private, private members (d, p, ...) are ignored;
- * otherwise they are an error.  full_checks adds OpenSSL's RSA public key
- * check (a primality test of the modulus, milliseconds per key): done when
- * keys are stored, not when a backend loads them or for nicelogin_jws_verify.
+ * Parses a JWKS ({"keys": [...]}) or, when allow_single_jwk, a single JWK,
+ * given as JSON text, into *set (zeroed by the caller).  True when the set
+ * is usable; else false with *errmsg / *errdetail set (palloc'd) and
+ * nothing left in *set.  Never raises for bad input.  With ignore_private,
+ * private members (d, p, ...) are ignored; otherwise they are an error.
+ * full_checks adds OpenSSL's RSA public key check (a primality test of the
+ * modulus, milliseconds per key): done when keys are stored, not when a
+ * backend loads them or for nicelogin_jws_verify.
+ *
+ * At every CHECK_FOR_INTERRUPTS() inside, each OpenSSL object made so far
+ * belongs to a key counted in set->nkeys: a caller that frees the set with
+ * nl_keyset_free() when its memory context goes (a reset callback) leaks
+ * nothing on a cancel.
  */
-extern NlKeySet *nl_keyset_parse(Jsonb *jwks, MemoryContext parent,
-								 bool allow_single_jwk, bool ignore_private,
-								 bool full_checks, char **errmsg, char **errdetail);
-/*
- * The public members of a JWK (kty, kid, alg, use, key_ops and the key's
- * public numbers), or NULL for an oct key, an unknown kty, a non-object or a
- * "use" other than "sig".
- */
-extern Jsonb *nl_jwk_public(JsonbContainer *jwk);
-
-/* ---------- jws.c: compact JWS ---------- */
-typedef struct NlJws
-{
-	/* decoded payload (palloc'd, NUL-terminated for convenience) */
-	char	   *payload;
-	int			payload_len;
-	NlAlg		alg;
-	int			key_index;		/* the key that verified */
-	bool		kid_not_stored; /* unknown_key because no key has this kid */
-} NlJws;
-
-/*
- * A token without kid is tried against the compatible keys in set order, at
- * most this many: bad_signature beyond.  NiceLogin's tokens carry a kid;
- * a kid-less token rarely meets more than two candidates (the current and
- * the next key), and each try may cost an RSA-8192 check.
- */
-#define NL_MAX_KIDLESS_TRIES 4
-
-/*
- * Checks the header and signature of a compact JWS against a key set.
- * Returns NL_VALID and fills *out, or the reason the JWS is refused.  Never
- * raises for bad input.
- */
-extern NlResult nl_jws_verify(const char *token, int len, const NlKeySet *keys,
-							  NlJws *out);
-/* Decodes the payload segment without any check; NULL when malformed. */
-extern char *nl_jws_unverified_payload(const char *token, int len, int *payload_len);
-/* The same for the header segment. */
-extern char *nl_jws_unverified_header(const char *token, int len, int *header_len);
-
-/* SHA-256 of data (OpenSSL); false when OpenSSL fails.  Never raises. */
-#define NL_SHA256_LEN 32
-extern bool nl_sha256(const void *data, size_t len, uint8 *out);
+extern bool nl_keyset_parse(const char *json, int len, bool allow_single_jwk,
+							bool ignore_private, bool full_checks, NlKeySet *set,
+							char **errmsg, char **errdetail);
+/* Frees the keys' OpenSSL objects and memory, leaving an empty set; again is harmless. */
+extern void nl_keyset_free(NlKeySet *set);
 
 /* ---------- claims.c: JSON checks and payload rules ---------- */
 
-/* Claims pulled out of a payload that passed nl_json_check(). */
+/* Claims pulled out of a payload that passed nl_json_object_ok(). */
 typedef struct NlClaims
 {
 	double		exp;
 	double		nbf;
-	double		iat;
 	bool		has_exp;
 	bool		has_nbf;
-	bool		has_iat;
 	char	   *iss;
 	char	   *sub;
 	char	   *company_id;
 	char	   *email;
 	char	   *jti;
 	char	   *sid;
-	List	   *aud;			/* list of char * */
-	bool		has_aud;
+	char	  **aud;			/* the aud strings (one for a string aud) */
+	int			naud;
+	int			aud_cap;
 	bool		bad_types;		/* a registered claim has the wrong type */
 } NlClaims;
 
@@ -216,12 +288,19 @@ typedef struct NlHeader
  * without \u0000.  Never raises.
  */
 extern bool nl_json_object_ok(const char *buf, int len);
+/* Both free what they collected on failure; nl_*_free() frees it otherwise. */
 extern bool nl_header_parse(const char *buf, int len, NlHeader *hdr);
 extern bool nl_claims_parse(const char *buf, int len, NlClaims *claims);
-/* A top-level string member of a JSON object, name matched in any case. */
+extern void nl_header_free(NlHeader *hdr);
+extern void nl_claims_free(NlClaims *claims);
+/*
+ * A top-level string member of a JSON object, name matched in any case
+ * (palloc'd), or NULL.
+ */
 extern char *nl_json_find_string(const char *buf, int len, const char *name);
-/* Applies the claims rules (exp, nbf, iss, aud) at time now. */
-extern NlResult nl_claims_check(const NlClaims *claims, TimestampTz now);
+/* Applies the claims rules (exp, nbf, iss, aud) of policy at time now. */
+extern NlResult nl_claims_check(const NlClaims *claims, const NlPolicy *policy,
+								TimestampTz now);
 /*
  * Seconds since 1970 as a timestamptz, clamped to [MIN_TIMESTAMP,
  * END_TIMESTAMP] (END_TIMESTAMP itself is past the type's range: fine for
@@ -229,12 +308,71 @@ extern NlResult nl_claims_check(const NlClaims *claims, TimestampTz now);
  */
 extern TimestampTz nl_unix_to_timestamptz(double secs);
 /* exp + leeway, for a token with an exp claim */
-extern TimestampTz nl_exp_deadline(const NlClaims *claims);
+extern TimestampTz nl_exp_deadline(const NlClaims *claims, const NlPolicy *policy);
 /* nbf as a timestamptz, for a token with an nbf claim */
 extern TimestampTz nl_nbf_time(const NlClaims *claims);
-/* Is a token with this nbf not yet valid at now (with the leeway)? */
-extern bool nl_nbf_pending(TimestampTz nbf, TimestampTz now);
-/* Builds a jsonb from a JSON text that passed nl_json_object_ok(). */
-extern Jsonb *nl_json_to_jsonb(const char *buf, int len);
+/* Is a token with this nbf not yet valid at now (with the policy's leeway)? */
+extern bool nl_nbf_pending(TimestampTz nbf, TimestampTz now, const NlPolicy *policy);
+
+/* ---------- jws.c: a compact JWS, decoded once ---------- */
+
+/*
+ * A token as nl_token_decode() found it: split once, each segment
+ * base64url-decoded once, the header parsed once, the claims parsed at most
+ * once (nl_token_claims()).  Verification fills it and the failure log
+ * reads it, so a refused token is never decoded again to be described.
+ * Segments that did not decode are NULL; the others are palloc'd and
+ * NUL-terminated.
+ */
+typedef struct NlToken
+{
+	const char *text;			/* the token (not copied) */
+	int			len;
+	bool		decoded;		/* split and decoding were tried (not too long) */
+	int			signing_input_len;	/* header "." payload: the signed bytes */
+	char	   *header_json;
+	int			header_len;
+	char	   *payload_json;
+	int			payload_len;
+	unsigned char *sig;
+	int			sig_len;
+	bool		header_ok;		/* header parsed (no type error) */
+	NlHeader	header;
+	const NlAlgInfo *alg;		/* the header's algorithm, when supported */
+	int			claims_state;	/* 0: not parsed yet, 1: parsed, -1: unparsable */
+	NlClaims	claims;
+	bool		kid_not_stored; /* NL_UNKNOWN_KEY because no key has this kid */
+} NlToken;
+
+/*
+ * Splits and decodes a compact JWS and checks its header's rules: NL_VALID
+ * (ready for nl_jws_verify), NL_TOO_LONG (over policy->max_token_length:
+ * nothing decoded), NL_MALFORMED or NL_UNSUPPORTED_ALG.  *tok is filled in
+ * every case, as far as the token allowed; free it with nl_token_free().
+ */
+extern NlResult nl_token_decode(const char *token, int len, const NlPolicy *policy,
+								NlToken *tok);
+/*
+ * A token without kid is tried against the compatible keys in set order, at
+ * most this many: bad_signature beyond.  NiceLogin's tokens carry a kid;
+ * a kid-less token rarely meets more than two candidates (the current and
+ * the next key), and each try may cost an RSA-8192 check.
+ */
+#define NL_MAX_KIDLESS_TRIES 4
+/*
+ * Key choice and the signature check of a token nl_token_decode() passed:
+ * NL_VALID, NL_BAD_SIGNATURE or NL_UNKNOWN_KEY (tok->kid_not_stored says
+ * whether no key has the token's kid).  Never raises for bad input.
+ */
+extern NlResult nl_jws_verify(NlToken *tok, const NlKeySet *keys);
+/* Parses the payload's claims, once: true when tok->claims is usable. */
+extern bool nl_token_claims(NlToken *tok);
+extern void nl_token_free(NlToken *tok);
+/* Decodes the payload segment without any check; NULL when malformed. */
+extern char *nl_jws_unverified_payload(const char *token, int len, int *payload_len);
+
+/* SHA-256 of data (OpenSSL); false when OpenSSL fails.  Never raises. */
+#define NL_SHA256_LEN 32
+extern bool nl_sha256(const void *data, size_t len, uint8 *out);
 
 #endif							/* NL_JOSE_H */

@@ -8,9 +8,7 @@
  * are kept and never used to verify.  Nothing here raises for bad input: the
  * caller gets a message and a detail to report or to ignore.
  */
-#include "compat.h"
 #include "jose/jose.h"
-#include "verify/verify.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -18,13 +16,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
 
-#include "miscadmin.h"
-#include "utils/memutils.h"
-
 #define NL_MIN_RSA_BITS 2048
-
-/* base64url characters that encode nbytes bytes (no padding) */
-#define B64_LEN(nbytes) (((nbytes) * 4 + 2) / 3)
 
 typedef struct KeyParseError
 {
@@ -33,67 +25,29 @@ typedef struct KeyParseError
 	bool		full_checks;	/* also OpenSSL's RSA public key check */
 } KeyParseError;
 
-/* Frees the OpenSSL objects of a key set when its memory context goes. */
-static void
-keyset_free_callback(void *arg)
+void
+nl_keyset_free(NlKeySet *set)
 {
-	NlKeySet   *set = (NlKeySet *) arg;
-
 	for (int i = 0; i < set->nkeys; i++)
 	{
-		EVP_MD_CTX_free((EVP_MD_CTX *) set->keys[i].verify_ctx);
-		set->keys[i].verify_ctx = NULL;
-		EVP_PKEY_free((EVP_PKEY *) set->keys[i].pkey);
-		set->keys[i].pkey = NULL;
+		NlKey	   *key = &set->keys[i];
+
+		EVP_MD_CTX_free((EVP_MD_CTX *) key->verify_ctx);
+		key->verify_ctx = NULL;
+		EVP_PKEY_free((EVP_PKEY *) key->pkey);
+		key->pkey = NULL;
+		if (key->kid)
+			pfree(key->kid);
+		if (key->secret)
+		{
+			explicit_bzero(key->secret, key->secret_len);
+			pfree(key->secret);
+		}
 	}
+	if (set->keys)
+		pfree(set->keys);
+	set->keys = NULL;
 	set->nkeys = 0;
-}
-
-/* Looks up a member of a JSON object; NULL when absent. */
-static JsonbValue *
-member(JsonbContainer *obj, const char *name, JsonbValue *buf)
-{
-	return getKeyJsonValueFromContainer(obj, name, strlen(name), buf);
-}
-
-/* A string member as a palloc'd C string; *ok = false when not a string. */
-static char *
-string_member(JsonbContainer *obj, const char *name, bool *ok)
-{
-	JsonbValue	buf;
-	JsonbValue *v = member(obj, name, &buf);
-
-	if (v == NULL)
-		return NULL;
-	if (v->type != jbvString)
-	{
-		*ok = false;
-		return NULL;
-	}
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
-/*
- * Decodes a base64url string member; returns the length, -1 when absent,
- * -2 when not a valid base64url string, -3 when it would decode to more than
- * max_bytes (checked before decoding, so a huge member costs nothing).
- */
-static int
-b64_member(JsonbContainer *obj, const char *name, unsigned char **out, int max_bytes)
-{
-	JsonbValue	buf;
-	JsonbValue *v = member(obj, name, &buf);
-	int			len;
-
-	if (v == NULL)
-		return -1;
-	if (v->type != jbvString)
-		return -2;
-	if (v->val.string.len > B64_LEN(max_bytes))
-		return -3;
-	*out = palloc(nl_b64url_dec_len(v->val.string.len) + 1);
-	len = nl_b64url_decode(v->val.string.val, v->val.string.len, *out);
-	return len < 0 ? -2 : len;
 }
 
 static bool
@@ -199,7 +153,7 @@ pkey_public_check(EVP_PKEY *pkey)
 }
 
 static bool
-parse_rsa(JsonbContainer *obj, NlKey *key, KeyParseError *err)
+parse_rsa(const NlJson *obj, NlKey *key, KeyParseError *err)
 {
 	unsigned char *n_bytes = NULL;
 	unsigned char *e_bytes = NULL;
@@ -208,8 +162,8 @@ parse_rsa(JsonbContainer *obj, NlKey *key, KeyParseError *err)
 	 * One byte of slack for a leading zero byte, which some encoders write;
 	 * the exact bounds are checked on the numbers below.
 	 */
-	int			n_len = b64_member(obj, "n", &n_bytes, NL_MAX_RSA_BITS / 8 + 1);
-	int			e_len = b64_member(obj, "e", &e_bytes, NL_MAX_RSA_EXPONENT_BITS / 8 + 1);
+	int			n_len = nl_json_member_b64(obj, "n", &n_bytes, NL_MAX_RSA_BITS / 8 + 1);
+	int			e_len = nl_json_member_b64(obj, "e", &e_bytes, NL_MAX_RSA_EXPONENT_BITS / 8 + 1);
 	BIGNUM	   *n = NULL;
 	BIGNUM	   *e = NULL;
 	OSSL_PARAM_BLD *bld = NULL;
@@ -219,64 +173,79 @@ parse_rsa(JsonbContainer *obj, NlKey *key, KeyParseError *err)
 	int			bits = 0;
 
 	if (n_len == -3)
-		return key_error(err, "RSA modulus is longer than %d bits, the most allowed.",
-						 NL_MAX_RSA_BITS);
-	if (e_len == -3)
-		return key_error(err, "RSA public exponent is longer than %d bits, the most allowed.",
-						 NL_MAX_RSA_EXPONENT_BITS);
-	if (n_len < 0 || e_len < 0)
-		return key_error(err, "An RSA key needs \"n\" and \"e\" as base64url strings.");
-	if (n_len == 0 || e_len == 0)
-		return key_error(err, "RSA members \"n\" and \"e\" must not be empty.");
-
-	/* no palloc from here until everything OpenSSL allocated is freed */
-	n = BN_bin2bn(n_bytes, n_len, NULL);
-	e = BN_bin2bn(e_bytes, e_len, NULL);
-	if (n == NULL || e == NULL)
-		problem = "out of memory";
-	else if ((bits = BN_num_bits(n)) < NL_MIN_RSA_BITS)
-		problem = "small";
-	else if (bits > NL_MAX_RSA_BITS)
-		problem = "large";
-	else if (BN_is_one(e) || BN_is_zero(e) || !BN_is_odd(e))
-		problem = "exponent";
-
-	/*
-	 * A verification costs a modular exponentiation by e: a huge e (such as
-	 * n - 2) makes every check of a token slow.  65537 is what everyone uses.
-	 */
-	else if (BN_num_bits(e) > NL_MAX_RSA_EXPONENT_BITS)
-		problem = "big exponent";
-	else if (!BN_is_odd(n))
-		problem = "even";
-	else if (rsa_modulus_is_roca(n))
-		problem = "roca";
+		problem = "long modulus";
+	else if (e_len == -3)
+		problem = "long exponent";
+	else if (n_len < 0 || e_len < 0)
+		problem = "missing";
+	else if (n_len == 0 || e_len == 0)
+		problem = "empty";
 	else
 	{
-		bld = OSSL_PARAM_BLD_new();
-		if (bld == NULL ||
-			!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
-			!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
-			(params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-			(pkey = pkey_fromdata("RSA", params)) == NULL)
-			problem = "openssl";
-		else if (err->full_checks && !pkey_public_check(pkey))
+		/* no palloc from here until everything OpenSSL allocated is freed */
+		n = BN_bin2bn(n_bytes, n_len, NULL);
+		e = BN_bin2bn(e_bytes, e_len, NULL);
+		if (n == NULL || e == NULL)
+			problem = "out of memory";
+		else if ((bits = BN_num_bits(n)) < NL_MIN_RSA_BITS)
+			problem = "small";
+		else if (bits > NL_MAX_RSA_BITS)
+			problem = "large";
+		else if (BN_is_one(e) || BN_is_zero(e) || !BN_is_odd(e))
+			problem = "exponent";
+
+		/*
+		 * A verification costs a modular exponentiation by e: a huge e (such
+		 * as n - 2) makes every check of a token slow.  65537 is what
+		 * everyone uses.
+		 */
+		else if (BN_num_bits(e) > NL_MAX_RSA_EXPONENT_BITS)
+			problem = "big exponent";
+		else if (!BN_is_odd(n))
+			problem = "even";
+		else if (rsa_modulus_is_roca(n))
+			problem = "roca";
+		else
 		{
-			problem = "openssl";
-			EVP_PKEY_free(pkey);
-			pkey = NULL;
+			bld = OSSL_PARAM_BLD_new();
+			if (bld == NULL ||
+				!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+				!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
+				(params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+				(pkey = pkey_fromdata("RSA", params)) == NULL)
+				problem = "openssl";
+			else if (err->full_checks && !pkey_public_check(pkey))
+			{
+				problem = "openssl";
+				EVP_PKEY_free(pkey);
+				pkey = NULL;
+			}
 		}
+		OSSL_PARAM_free(params);
+		OSSL_PARAM_BLD_free(bld);
+		BN_free(n);
+		BN_free(e);
 	}
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(n);
-	BN_free(e);
+	if (n_bytes)
+		pfree(n_bytes);
+	if (e_bytes)
+		pfree(e_bytes);
 
 	if (problem == NULL)
 	{
 		key->pkey = pkey;
 		return true;
 	}
+	if (strcmp(problem, "long modulus") == 0)
+		return key_error(err, "RSA modulus is longer than %d bits, the most allowed.",
+						 NL_MAX_RSA_BITS);
+	if (strcmp(problem, "long exponent") == 0)
+		return key_error(err, "RSA public exponent is longer than %d bits, the most allowed.",
+						 NL_MAX_RSA_EXPONENT_BITS);
+	if (strcmp(problem, "missing") == 0)
+		return key_error(err, "An RSA key needs \"n\" and \"e\" as base64url strings.");
+	if (strcmp(problem, "empty") == 0)
+		return key_error(err, "RSA members \"n\" and \"e\" must not be empty.");
 	if (strcmp(problem, "small") == 0)
 		return key_error(err, "RSA modulus has %d bits; at least %d are required.",
 						 bits, NL_MIN_RSA_BITS);
@@ -296,278 +265,184 @@ parse_rsa(JsonbContainer *obj, NlKey *key, KeyParseError *err)
 }
 
 static bool
-parse_ec(JsonbContainer *obj, NlKey *key, KeyParseError *err)
+parse_ec(const NlJson *obj, NlKey *key, KeyParseError *err)
 {
 	bool		ok = true;
-	char	   *crv = string_member(obj, "crv", &ok);
+	const char *crv = nl_json_member_string(obj, "crv", &ok);
+	const NlAlgInfo *curve;
 	unsigned char *x = NULL;
 	unsigned char *y = NULL;
 	int			x_len,
 				y_len;
 	int			size;
-	const char *group;
 	unsigned char *point;
 	OSSL_PARAM	params[3];
 	EVP_PKEY   *pkey;
+	bool		result;
 
 	if (!ok || crv == NULL)
 		return key_error(err, "An EC key needs a \"crv\" member.");
-	if (strcmp(crv, "P-256") == 0)
-	{
-		size = 32;
-		group = SN_X9_62_prime256v1;
-		key->curve_nid = NID_X9_62_prime256v1;
-	}
-	else if (strcmp(crv, "P-384") == 0)
-	{
-		size = 48;
-		group = SN_secp384r1;
-		key->curve_nid = NID_secp384r1;
-	}
-	else if (strcmp(crv, "P-521") == 0)
-	{
-		size = 66;
-		group = SN_secp521r1;
-		key->curve_nid = NID_secp521r1;
-	}
-	else
+	curve = nl_alg_by_curve(NL_KTY_EC, crv);
+	if (curve == NULL)
 		return key_error(err, "EC curve \"%s\" is not supported.", crv);
+	size = curve->sig_size / 2;
+	key->curve_nid = curve->curve_nid;
 
-	x_len = b64_member(obj, "x", &x, size);
-	y_len = b64_member(obj, "y", &y, size);
+	x_len = nl_json_member_b64(obj, "x", &x, size);
+	y_len = nl_json_member_b64(obj, "y", &y, size);
 	if (x_len == -3 || y_len == -3)
-		return key_error(err, "EC coordinates for %s must be %d bytes long.", crv, size);
-	if (x_len < 0 || y_len < 0)
-		return key_error(err, "An EC key needs \"x\" and \"y\" as base64url strings.");
-	if (x_len != size || y_len != size)
-		return key_error(err, "EC coordinates for %s must be %d bytes long.", crv, size);
-
-	point = palloc(1 + 2 * size);
-	point[0] = 0x04;			/* uncompressed point */
-	memcpy(point + 1, x, size);
-	memcpy(point + 1 + size, y, size);
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-												 (char *) group, 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-												  point, 1 + 2 * size);
-	params[2] = OSSL_PARAM_construct_end();
-
-	pkey = pkey_fromdata("EC", params);
-	if (pkey != NULL && !pkey_public_check(pkey))
+		result = key_error(err, "EC coordinates for %s must be %d bytes long.", crv, size);
+	else if (x_len < 0 || y_len < 0)
+		result = key_error(err, "An EC key needs \"x\" and \"y\" as base64url strings.");
+	else if (x_len != size || y_len != size)
+		result = key_error(err, "EC coordinates for %s must be %d bytes long.", crv, size);
+	else
 	{
-		EVP_PKEY_free(pkey);
-		pkey = NULL;
+		point = palloc(1 + 2 * size);
+		point[0] = 0x04;		/* uncompressed point */
+		memcpy(point + 1, x, size);
+		memcpy(point + 1 + size, y, size);
+		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+													 (char *) curve->group, 0);
+		params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+													  point, 1 + 2 * size);
+		params[2] = OSSL_PARAM_construct_end();
+
+		pkey = pkey_fromdata("EC", params);
+		if (pkey != NULL && !pkey_public_check(pkey))
+		{
+			EVP_PKEY_free(pkey);
+			pkey = NULL;
+		}
+		pfree(point);
+		if (pkey == NULL)
+			result = key_error(err, "The point (x, y) is not on curve %s.", crv);
+		else
+		{
+			key->pkey = pkey;
+			result = true;
+		}
 	}
-	if (pkey == NULL)
-		return key_error(err, "The point (x, y) is not on curve %s.", crv);
-	key->pkey = pkey;
-	return true;
+	if (x)
+		pfree(x);
+	if (y)
+		pfree(y);
+	return result;
 }
 
 static bool
-parse_okp(JsonbContainer *obj, NlKey *key, KeyParseError *err)
+parse_okp(const NlJson *obj, NlKey *key, KeyParseError *err)
 {
 	bool		ok = true;
-	char	   *crv = string_member(obj, "crv", &ok);
+	const char *crv = nl_json_member_string(obj, "crv", &ok);
+	const NlAlgInfo *curve;
 	unsigned char *x = NULL;
 	int			x_len;
 	EVP_PKEY   *pkey;
 
 	if (!ok || crv == NULL)
 		return key_error(err, "An OKP key needs a \"crv\" member.");
-	if (strcmp(crv, "Ed25519") != 0)
+	curve = nl_alg_by_curve(NL_KTY_OKP, crv);
+	if (curve == NULL)
 		return key_error(err, "OKP curve \"%s\" is not supported; only Ed25519 is.", crv);
-	x_len = b64_member(obj, "x", &x, 32);
+	x_len = nl_json_member_b64(obj, "x", &x, 32);
 	if (x_len != 32)
+	{
+		if (x)
+			pfree(x);
 		return key_error(err, "An Ed25519 key needs a 32-byte base64url member \"x\".");
+	}
 	pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, x_len);
+	pfree(x);
 	if (pkey == NULL)
 		return key_error(err, "OpenSSL refused the Ed25519 public key.");
 	key->pkey = pkey;
-	key->curve_nid = NID_ED25519;
+	key->curve_nid = curve->curve_nid;
 	return true;
 }
 
+/* The shortest HMAC key for alg (HS256's when the key names none). */
 static int
 hmac_min_len(NlAlg alg)
 {
-	switch (alg)
-	{
-		case NL_ALG_HS384:
-			return 48;
-		case NL_ALG_HS512:
-			return 64;
-		default:
-			return 32;
-	}
+	const NlAlgInfo *info = nl_alg_info(alg);
+
+	if (info == NULL || info->kty != NL_KTY_OCT)
+		info = nl_alg_info(NL_ALG_HS256);
+	return info->min_key_bytes;
 }
 
 static bool
-parse_oct(JsonbContainer *obj, NlKey *key, KeyParseError *err)
+parse_oct(const NlJson *obj, NlKey *key, KeyParseError *err)
 {
 	unsigned char *k = NULL;
-	int			k_len = b64_member(obj, "k", &k, NL_MAX_HMAC_KEY_BYTES);
+	int			k_len = nl_json_member_b64(obj, "k", &k, NL_MAX_HMAC_KEY_BYTES);
+	bool		result;
 
 	/* HMAC hashes a long key on every verification */
 	if (k_len == -3)
-		return key_error(err, "The symmetric key \"k\" is longer than %d bytes, the most allowed.",
-						 NL_MAX_HMAC_KEY_BYTES);
-	if (k_len < 0)
-		return key_error(err, "An oct key needs a base64url member \"k\".");
-	if (k_len == 0)
-		return key_error(err, "The symmetric key \"k\" is empty.");
-	if (key->for_signing && k_len < hmac_min_len(key->alg))
-		return key_error(err, "HMAC key has %d bytes; %s needs at least %d.",
-						 k_len, key->alg_present ? nl_alg_name(key->alg) : "HS256",
-						 hmac_min_len(key->alg));
-	key->secret = k;
-	key->secret_len = k_len;
-	return true;
+		result = key_error(err, "The symmetric key \"k\" is longer than %d bytes, the most allowed.",
+						   NL_MAX_HMAC_KEY_BYTES);
+	else if (k_len < 0)
+		result = key_error(err, "An oct key needs a base64url member \"k\".");
+	else if (k_len == 0)
+		result = key_error(err, "The symmetric key \"k\" is empty.");
+	else if (key->for_signing && k_len < hmac_min_len(key->alg))
+		result = key_error(err, "HMAC key has %d bytes; %s needs at least %d.",
+						   k_len, key->alg_present ? nl_alg_name(key->alg) : "HS256",
+						   hmac_min_len(key->alg));
+	else
+	{
+		key->secret = k;
+		key->secret_len = k_len;
+		return true;
+	}
+	if (k)
+	{
+		explicit_bzero(k, Max(k_len, 0));
+		pfree(k);
+	}
+	return result;
 }
 
 /* Does a JWS alg fit this key type and curve? */
 static bool
-alg_fits_key(NlAlg alg, NlKty kty, JsonbContainer *obj)
+alg_fits_key(NlAlg alg, NlKty kty, const NlJson *obj)
 {
+	const NlAlgInfo *info = nl_alg_info(alg);
 	bool		ok = true;
-	char	   *crv;
+	const char *crv;
 
-	switch (alg)
-	{
-		case NL_ALG_RS256:
-		case NL_ALG_RS384:
-		case NL_ALG_RS512:
-		case NL_ALG_PS256:
-		case NL_ALG_PS384:
-		case NL_ALG_PS512:
-			return kty == NL_KTY_RSA;
-		case NL_ALG_ES256:
-		case NL_ALG_ES384:
-		case NL_ALG_ES512:
-			if (kty != NL_KTY_EC)
-				return false;
-			crv = string_member(obj, "crv", &ok);
-			if (crv == NULL)
-				return false;
-			return (alg == NL_ALG_ES256 && strcmp(crv, "P-256") == 0) ||
-				(alg == NL_ALG_ES384 && strcmp(crv, "P-384") == 0) ||
-				(alg == NL_ALG_ES512 && strcmp(crv, "P-521") == 0);
-		case NL_ALG_EDDSA:
-			return kty == NL_KTY_OKP;
-		case NL_ALG_HS256:
-		case NL_ALG_HS384:
-		case NL_ALG_HS512:
-			return kty == NL_KTY_OCT;
-		case NL_ALG_NONE:
-			break;
-	}
-	return false;
+	if (info == NULL || info->kty != kty)
+		return false;
+	/* an OKP key's curve is checked when it is parsed: only Ed25519 */
+	if (kty != NL_KTY_EC)
+		return true;
+	crv = nl_json_member_string(obj, "crv", &ok);
+	return crv != NULL && strcmp(crv, info->crv) == 0;
 }
 
 static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth"};
 
-/*
- * The members of a JWK that are public, by key type: what a verifier needs
- * and the key's description.  Anything else (a private member, a "k" on an
- * EC key, a member nicelogin does not know) is not handed on.
- */
-static const char *const public_common[] = {"kty", "kid", "alg", "use", "key_ops"};
-static const char *const public_rsa[] = {"n", "e"};
-static const char *const public_ec[] = {"crv", "x", "y"};
-static const char *const public_okp[] = {"crv", "x"};
-
-static bool
-name_in(const JsonbValue *name, const char *const *list, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (name->val.string.len == (int) strlen(list[i]) &&
-			memcmp(name->val.string.val, list[i], name->val.string.len) == 0)
-			return true;
-	return false;
-}
-
-/*
- * The public half of a stored JWK, for a verifier elsewhere (PostgREST): its
- * public members only.  NULL for a key that has no public half (an oct key:
- * its "k" is the secret itself), of an unknown type, not an object, or not
- * for signatures by its "use" (a verifier has no use for it, and one that
- * does not know the value may refuse the whole set).
- */
-Jsonb *
-nl_jwk_public(JsonbContainer *jwk)
-{
-	bool		ok = true;
-	char	   *kty;
-	char	   *use;
-	const char *const *own;
-	int			nown;
-	NlJsonbState ps = NL_JSONB_STATE_INIT;
-	JsonbIterator *it;
-	JsonbValue	k,
-				v;
-	JsonbIteratorToken tok;
-
-	if (!JsonContainerIsObject(jwk))
-		return NULL;
-	kty = string_member(jwk, "kty", &ok);
-	if (!ok || kty == NULL)
-		return NULL;
-	if (strcmp(kty, "RSA") == 0)
-	{
-		own = public_rsa;
-		nown = lengthof(public_rsa);
-	}
-	else if (strcmp(kty, "EC") == 0)
-	{
-		own = public_ec;
-		nown = lengthof(public_ec);
-	}
-	else if (strcmp(kty, "OKP") == 0)
-	{
-		own = public_okp;
-		nown = lengthof(public_okp);
-	}
-	else
-		return NULL;
-	use = string_member(jwk, "use", &ok);
-	if (!ok || (use != NULL && strcmp(use, "sig") != 0))
-		return NULL;
-
-	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-	it = JsonbIteratorInit(jwk);
-	tok = JsonbIteratorNext(&it, &k, true);
-	Assert(tok == WJB_BEGIN_OBJECT);
-	while ((tok = JsonbIteratorNext(&it, &k, true)) == WJB_KEY)
-	{
-		CHECK_FOR_INTERRUPTS();
-		tok = JsonbIteratorNext(&it, &v, true);
-		Assert(tok == WJB_VALUE);
-		if (name_in(&k, public_common, lengthof(public_common)) || name_in(&k, own, nown))
-		{
-			pushJsonbValue(&ps, WJB_KEY, &k);
-			pushJsonbValue(&ps, WJB_VALUE, &v);
-		}
-	}
-	return JsonbValueToJsonb(nl_jsonb_finish(&ps, WJB_END_OBJECT));
-}
-
 /* Parses one JWK object into *key; false with err filled when refused. */
 static bool
-parse_key(JsonbContainer *obj, NlKey *key, bool ignore_private, KeyParseError *err)
+parse_key(const NlJson *obj, NlKey *key, bool ignore_private, KeyParseError *err)
 {
 	bool		ok = true;
-	char	   *kty;
-	char	   *use;
-	char	   *alg;
-	JsonbValue	buf;
-	JsonbValue *ops;
+	const char *kid;
+	const char *kty;
+	const char *use;
+	const char *alg;
+	const NlJson *ops;
 
 	memset(key, 0, sizeof(NlKey));
-	key->kid = string_member(obj, "kid", &ok);
+	kid = nl_json_member_string(obj, "kid", &ok);
 	if (!ok)
 		return key_error(err, "Member \"kid\" must be a string.");
+	if (kid != NULL)
+		key->kid = pstrdup(kid);
 
-	kty = string_member(obj, "kty", &ok);
+	kty = nl_json_member_string(obj, "kty", &ok);
 	if (!ok || kty == NULL)
 		return key_error(err, "Member \"kty\" is missing or not a string.");
 	if (strcmp(kty, "RSA") == 0)
@@ -584,46 +459,42 @@ parse_key(JsonbContainer *obj, NlKey *key, bool ignore_private, KeyParseError *e
 	if (key->kty != NL_KTY_OCT && !ignore_private)
 	{
 		for (int i = 0; i < (int) lengthof(private_members); i++)
-			if (member(obj, private_members[i], &buf) != NULL)
+			if (nl_json_member(obj, private_members[i]) != NULL)
 				return key_error(err, "The key holds private key material (member \"%s\"); store public keys only.",
 								 private_members[i]);
 	}
 
 	/* what the key may be used for */
 	key->for_signing = true;
-	use = string_member(obj, "use", &ok);
+	use = nl_json_member_string(obj, "use", &ok);
 	if (!ok)
 		return key_error(err, "Member \"use\" must be a string.");
 	if (use != NULL && strcmp(use, "sig") != 0)
 		key->for_signing = false;
 
-	ops = member(obj, "key_ops", &buf);
+	ops = nl_json_member(obj, "key_ops");
 	if (ops != NULL)
 	{
 		bool		verify = false;
-		JsonbIterator *it;
-		JsonbValue	v;
-		JsonbIteratorToken tok;
 
-		if (ops->type != jbvBinary || !JsonContainerIsArray(ops->val.binary.data))
+		if (ops->type != NL_JSON_ARRAY)
 			return key_error(err, "Member \"key_ops\" must be an array of strings.");
-		it = JsonbIteratorInit(ops->val.binary.data);
-		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		for (int i = 0; i < ops->n; i++)
 		{
+			const NlJson *v = ops->items[i];
+
 			/* no OpenSSL object of this key exists yet: a cancel leaks none */
 			CHECK_FOR_INTERRUPTS();
-			if (tok != WJB_ELEM)
-				continue;
-			if (v.type != jbvString)
+			if (v->type != NL_JSON_STRING)
 				return key_error(err, "Member \"key_ops\" must be an array of strings.");
-			if (v.val.string.len == 6 && memcmp(v.val.string.val, "verify", 6) == 0)
+			if (strcmp(v->str, "verify") == 0)
 				verify = true;
 		}
 		if (!verify)
 			key->for_signing = false;
 	}
 
-	alg = string_member(obj, "alg", &ok);
+	alg = nl_json_member_string(obj, "alg", &ok);
 	if (!ok)
 		return key_error(err, "Member \"alg\" must be a string.");
 	if (alg != NULL)
@@ -634,7 +505,7 @@ parse_key(JsonbContainer *obj, NlKey *key, bool ignore_private, KeyParseError *e
 			key->for_signing = false;	/* an encryption or unknown alg */
 		else if (!alg_fits_key(key->alg, key->kty, obj))
 		{
-			char	   *crv = string_member(obj, "crv", &ok);
+			const char *crv = nl_json_member_string(obj, "crv", &ok);
 
 			return key_error(err, "Algorithm %s does not fit a key of type %s%s%s.",
 							 alg, kty, crv ? " on curve " : "", crv ? crv : "");
@@ -717,19 +588,25 @@ key_label(const NlKey *key, int index)
 	return psprintf("key %d", index + 1);
 }
 
-NlKeySet *
-nl_keyset_parse(Jsonb *jwks, MemoryContext parent, bool allow_single_jwk,
-				bool ignore_private, bool full_checks, char **errmsg, char **errdetail)
+/* Refuses the set: the messages, and nothing left in it. */
+static bool
+refuse(NlKeySet *set, NlJson *root, char **errmsg, char *msg, char **errdetail, char *detail)
 {
-	MemoryContext cxt;
-	MemoryContext oldcxt;
-	MemoryContextCallback *cb;
-	NlKeySet   *set;
-	JsonbContainer *root = &jwks->root;
-	JsonbContainer *single = NULL;
-	JsonbContainer *array = NULL;
-	JsonbValue	buf;
-	JsonbValue *keys;
+	*errmsg = msg;
+	*errdetail = detail;
+	nl_keyset_free(set);
+	nl_json_free(root);
+	return false;
+}
+
+bool
+nl_keyset_parse(const char *json, int len, bool allow_single_jwk, bool ignore_private,
+				bool full_checks, NlKeySet *set, char **errmsg, char **errdetail)
+{
+	NlJson	   *root;
+	const NlJson *single = NULL;
+	const NlJson *array = NULL;
+	const NlJson *keys;
 	int			count;
 	bool		has_oct = false;
 	bool		has_asym = false;
@@ -737,96 +614,72 @@ nl_keyset_parse(Jsonb *jwks, MemoryContext parent, bool allow_single_jwk,
 
 	*errmsg = NULL;
 	*errdetail = NULL;
+	set->nkeys = 0;
+	set->keys = NULL;
 
-	if (!JsonContainerIsObject(root))
-	{
-		*errmsg = pstrdup("key set is not a JSON object");
-		*errdetail = pstrdup("A JWKS is an object with a \"keys\" array.");
-		return NULL;
-	}
-	keys = member(root, "keys", &buf);
+	root = nl_json_parse(json, len);
+	if (root == NULL)
+		return refuse(set, NULL, errmsg, pstrdup("key set is not valid JSON"), errdetail,
+					  psprintf("A JWKS is a JSON object with a \"keys\" array, nested at most %d levels deep.",
+							   NL_MAX_JSON_TREE_DEPTH));
+	if (root->type != NL_JSON_OBJECT)
+		return refuse(set, root, errmsg, pstrdup("key set is not a JSON object"), errdetail,
+					  pstrdup("A JWKS is an object with a \"keys\" array."));
+	keys = nl_json_member(root, "keys");
 	if (keys != NULL)
 	{
-		if (keys->type != jbvBinary || !JsonContainerIsArray(keys->val.binary.data))
-		{
-			*errmsg = pstrdup("key set is not a JWKS");
-			*errdetail = pstrdup("Member \"keys\" must be an array.");
-			return NULL;
-		}
-		array = keys->val.binary.data;
-		count = JsonContainerSize(array);
+		if (keys->type != NL_JSON_ARRAY)
+			return refuse(set, root, errmsg, pstrdup("key set is not a JWKS"), errdetail,
+						  pstrdup("Member \"keys\" must be an array."));
+		array = keys;
+		count = keys->n;
 	}
-	else if (allow_single_jwk && member(root, "kty", &buf) != NULL)
+	else if (allow_single_jwk && nl_json_member(root, "kty") != NULL)
 	{
 		single = root;
 		count = 1;
 	}
 	else
-	{
-		*errmsg = pstrdup("key set is not a JWKS");
-		*errdetail = pstrdup("A JWKS is an object with a \"keys\" array.");
-		return NULL;
-	}
+		return refuse(set, root, errmsg, pstrdup("key set is not a JWKS"), errdetail,
+					  pstrdup("A JWKS is an object with a \"keys\" array."));
 
 	/* refused before any key is looked at: the count costs nothing to read */
 	if (count > NL_MAX_KEYS)
-	{
-		*errmsg = psprintf("key set has %d keys; at most %d are allowed", count, NL_MAX_KEYS);
-		*errdetail = pstrdup("A larger set is refused so that loading and using it stays cheap; NiceLogin publishes a handful of keys.");
-		return NULL;
-	}
+		return refuse(set, root, errmsg,
+					  psprintf("key set has %d keys; at most %d are allowed", count, NL_MAX_KEYS),
+					  errdetail,
+					  pstrdup("A larger set is refused so that loading and using it stays cheap; NiceLogin publishes a handful of keys."));
 
-	cxt = AllocSetContextCreate(parent, "nicelogin key set", ALLOCSET_SMALL_SIZES);
-	oldcxt = MemoryContextSwitchTo(cxt);
-	set = palloc0(sizeof(NlKeySet));
-	set->cxt = cxt;
-	set->maxkeys = count;
 	set->keys = palloc0(sizeof(NlKey) * Max(count, 1));
-	cb = palloc(sizeof(MemoryContextCallback));
-	cb->func = keyset_free_callback;
-	cb->arg = set;
-	MemoryContextRegisterResetCallback(cxt, cb);
 
 	for (int i = 0; i < count; i++)
 	{
-		JsonbContainer *obj;
-		JsonbValue *elem = NULL;
+		const NlJson *obj;
 		KeyParseError err = {.full_checks = full_checks};
 		NlKey	   *key = &set->keys[set->nkeys];
 
 		/*
 		 * Every OpenSSL object made so far belongs to a key counted in
-		 * nkeys, which the reset callback of cxt frees; an error leaves cxt
-		 * to be deleted with its parent.
+		 * nkeys, which nl_keyset_free() frees (see nl_keyset_parse() in
+		 * jose.h).
 		 */
 		CHECK_FOR_INTERRUPTS();
 
-		if (single)
-			obj = single;
-		else
-		{
-			elem = getIthJsonbValueFromContainer(array, i);
-			if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
-			{
-				MemoryContextSwitchTo(oldcxt);
-				*errmsg = psprintf("key %d in the key set is not a JSON object", i + 1);
-				MemoryContextDelete(cxt);
-				return NULL;
-			}
-			obj = elem->val.binary.data;
-		}
+		obj = single ? single : array->items[i];
+		if (obj->type != NL_JSON_OBJECT)
+			return refuse(set, root, errmsg,
+						  psprintf("key %d in the key set is not a JSON object", i + 1),
+						  errdetail, NULL);
 
 		if (!parse_key(obj, key, ignore_private, &err))
 		{
 			char	   *label = key_label(key, i);
+			char	   *msg = psprintf("%s in the key set is not usable", label);
 
-			/* a partly built key may own an EVP_PKEY: count it so it is freed */
+			pfree(label);
+			/* a partly built key may own an EVP_PKEY or a kid: count it so it is freed */
 			set->nkeys++;
-			MemoryContextSwitchTo(oldcxt);
-			*errmsg = psprintf("%s in the key set is not usable", label);
-			*errdetail = pstrdup(err.detail);
-			MemoryContextDelete(cxt);
-			return NULL;
+			return refuse(set, root, errmsg, msg, errdetail, err.detail);
 		}
 		set->nkeys++;
 
@@ -837,24 +690,15 @@ nl_keyset_parse(Jsonb *jwks, MemoryContext parent, bool allow_single_jwk,
 	}
 
 	if ((dup = duplicate_kid(set)) != NULL)
-	{
-		MemoryContextSwitchTo(oldcxt);
-		*errmsg = psprintf("key set has two keys with kid \"%s\"", dup);
-		*errdetail = pstrdup("Every kid in a key set must be unique.");
-		MemoryContextDelete(cxt);
-		return NULL;
-	}
+		return refuse(set, root, errmsg,
+					  psprintf("key set has two keys with kid \"%s\"", dup),
+					  errdetail, pstrdup("Every kid in a key set must be unique."));
 
 	if (has_oct && has_asym)
-	{
-		MemoryContextSwitchTo(oldcxt);
-		*errmsg = pstrdup("key set mixes symmetric and asymmetric keys");
-		*errdetail = pstrdup("A set that holds oct keys must hold no RSA, EC or OKP key, so that a public key can never serve as an HMAC secret.");
-		MemoryContextDelete(cxt);
-		return NULL;
-	}
-	set->symmetric = has_oct;
+		return refuse(set, root, errmsg, pstrdup("key set mixes symmetric and asymmetric keys"),
+					  errdetail,
+					  pstrdup("A set that holds oct keys must hold no RSA, EC or OKP key, so that a public key can never serve as an HMAC secret."));
 
-	MemoryContextSwitchTo(oldcxt);
-	return set;
+	nl_json_free(root);
+	return true;
 }

@@ -83,44 +83,50 @@ append_value(StringInfo buf, const char *name, const char *value)
 		appendStringInfo(buf, " (%zu bytes, cut)", len);
 }
 
-/* What the log line says about the token; palloc'd in the current context. */
+/*
+ * What the log line says about the token, from what the verification
+ * decoded (tok; NULL when it was too long to decode); palloc'd in the
+ * current context.  The claims are parsed here only when the verification
+ * stopped before parsing them, and into a copy: tok is not changed.
+ */
 static char *
-describe_token(const char *token, int len, NlResult r)
+describe_token(const NlToken *tok, int len, NlResult r)
 {
 	StringInfoData buf;
-	char	   *seg;
-	int			seglen;
-	NlHeader	hdr;
-	NlClaims	claims;
-	bool		have_hdr = false;
-	bool		have_claims = false;
+	const NlHeader *hdr = NULL;
+	const NlClaims *claims = NULL;
+	NlClaims	parsed;
+	bool		decoded = tok != NULL && tok->decoded;
 
 	initStringInfo(&buf);
 	/* a token over nicelogin.max_token_length is not decoded at all */
-	if (r != NL_TOO_LONG)
+	if (decoded)
 	{
-		seg = nl_jws_unverified_header(token, len, &seglen);
-		have_hdr = seg != NULL && nl_header_parse(seg, seglen, &hdr);
-		seg = nl_jws_unverified_payload(token, len, &seglen);
-		have_claims = seg != NULL && nl_claims_parse(seg, seglen, &claims);
+		if (tok->header_ok)
+			hdr = &tok->header;
+		if (tok->claims_state > 0)
+			claims = &tok->claims;
+		else if (tok->claims_state == 0 && tok->payload_json != NULL &&
+				 nl_claims_parse(tok->payload_json, tok->payload_len, &parsed))
+			claims = &parsed;
 	}
 	appendStringInfo(&buf, "Token of %d bytes", len);
-	if (have_hdr && (hdr.alg || hdr.kid))
+	if (hdr && (hdr->alg || hdr->kid))
 	{
 		appendStringInfoString(&buf, "; header: ");
-		append_value(&buf, "kid", hdr.kid);
-		append_value(&buf, "alg", hdr.alg);
+		append_value(&buf, "kid", hdr->kid);
+		append_value(&buf, "alg", hdr->alg);
 	}
-	else if (r != NL_TOO_LONG && !have_hdr)
+	else if (decoded && hdr == NULL)
 		appendStringInfoString(&buf, "; header unreadable");
-	if (have_claims && (claims.iss || claims.sub || claims.jti))
+	if (claims && (claims->iss || claims->sub || claims->jti))
 	{
 		appendStringInfoString(&buf, "; unverified claims: ");
-		append_value(&buf, "iss", claims.iss);
-		append_value(&buf, "sub", claims.sub);
-		append_value(&buf, "jti", claims.jti);
+		append_value(&buf, "iss", claims->iss);
+		append_value(&buf, "sub", claims->sub);
+		append_value(&buf, "jti", claims->jti);
 	}
-	else if (r != NL_TOO_LONG && !have_claims)
+	else if (decoded && claims == NULL)
 	{
 		/* say so, rather than leave a reader to think it had no iss, sub, jti */
 		appendStringInfoString(&buf, "; claims unreadable");
@@ -130,7 +136,7 @@ describe_token(const char *token, int len, NlResult r)
 }
 
 void
-nl_log_refusal(const char *token, int len, NlResult r)
+nl_log_refusal(const NlToken *tok, int len, NlResult r)
 {
 	TimestampTz now;
 	MemoryContext oldcxt;
@@ -164,7 +170,7 @@ nl_log_refusal(const char *token, int len, NlResult r)
 	/* the statement and its context may hold the token: leave them out */
 	ereport(LOG,
 			(errmsg("nicelogin refused a token: %s", nl_result_name(r)),
-			 errdetail_internal("%s", describe_token(token, len, r)),
+			 errdetail_internal("%s", describe_token(tok, len, r)),
 			 errhidestmt(true),
 			 errhidecontext(true)));
 	MemoryContextSwitchTo(oldcxt);

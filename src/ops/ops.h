@@ -92,7 +92,11 @@ extern void nl_stats_xact_callback(XactEvent event, void *arg);
  * NL_LOG_FAILURES_PER_MINUTE a minute per backend).  Never raises for a bad
  * token; never logs the token, its signature or its payload.
  */
-extern void nl_log_refusal(const char *token, int len, NlResult r);
+/*
+ * tok is the token as the verification decoded it, NULL when it was not
+ * (too long); nothing is decoded again here.
+ */
+extern void nl_log_refusal(const NlToken *tok, int len, NlResult r);
 
 /* ---------- workerstate.c: the refresh worker's state, nicelogin_jwks_status() ---------- */
 extern Size nl_workerstate_shmem_size(void);

@@ -112,7 +112,6 @@ load_cache(const NlExtension *ext)
 	char	   *jwks_text;
 	char	   *emsg = NULL;
 	char	   *edetail = NULL;
-	Jsonb	   *jwks;
 
 	keys_relid = nl_member_table(ext, "nicelogin_keys", "1.0", NoLock, NULL);
 
@@ -137,8 +136,7 @@ load_cache(const NlExtension *ext)
 	cached_digest_ok = false;
 	cache_generation++;
 
-	jwks = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(jwks_text)));
-	cached_keys = nl_keyset_parse(jwks, cache_cxt, false, false, false, &emsg, &edetail);
+	cached_keys = nl_keyset_load(jwks_text, cache_cxt, false, false, false, &emsg, &edetail);
 	if (cached_keys == NULL)
 	{
 		/* rows written around nicelogin_set_jwks(): fail closed */

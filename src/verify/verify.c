@@ -24,6 +24,8 @@ PG_FUNCTION_INFO_V1(nicelogin_jws_verify);
 
 static MemoryContext verify_cxt = NULL;
 static NlVerified scratch;
+/* the last full verification's token, decoded once (in verify_cxt) */
+static NlToken decoded;
 
 static int
 hexval(char c)
@@ -77,18 +79,22 @@ verification_time(void)
 }
 
 /*
- * One verification without the token cache: signature, claims rules and,
- * with check_lists, the deactivated users and revocations.  The result lives
- * in a static scratch area (claims in the caller's memory context).
+ * One verification without the token cache, straight through: the token is
+ * split and decoded once (nl_token_decode), its signature checked
+ * (nl_jws_verify), its claims parsed once and checked (nl_token_claims,
+ * nl_claims_check), and with check_lists the deactivated users and
+ * revocations looked up.  The result lives in a static scratch area (claims
+ * in the caller's memory context); *tokp is the decoded token, for the
+ * failure log, valid until the next call.
  */
 static const NlVerified *
 verify_uncached(const char *token, int len, Oid fn_oid, TimestampTz now,
-				bool check_lists)
+				bool check_lists, const NlToken **tokp)
 {
+	const NlPolicy *policy = nl_policy();
 	const NlKeySet *keys;
 	MemoryContext callercxt;
-	NlJws		jws;
-	NlClaims	claims;
+	NlClaims   *claims = &decoded.claims;
 	NlResult	r;
 
 	memset(&scratch, 0, sizeof(scratch));
@@ -97,53 +103,57 @@ verify_uncached(const char *token, int len, Oid fn_oid, TimestampTz now,
 	if (verify_cxt == NULL)
 		verify_cxt = AllocSetContextCreate(TopMemoryContext, "nicelogin verification",
 										   ALLOCSET_DEFAULT_SIZES);
+	/* the previous token goes with the context */
 	MemoryContextReset(verify_cxt);
 	callercxt = MemoryContextSwitchTo(verify_cxt);
 
-	r = nl_jws_verify(token, len, keys, &jws);
+	r = nl_token_decode(token, len, policy, &decoded);
+	if (r == NL_VALID)
+		r = nl_jws_verify(&decoded, keys);
 	/*
 	 * A kid that is not stored, or no usable key at all (the table is empty,
 	 * or its keys break the rules): maybe NiceLogin rotated its key, so ask
 	 * the worker for a refresh.  Without any key, say so rather than blame
 	 * the token's kid: the cause is the key table.
 	 */
-	if (r == NL_UNKNOWN_KEY && (jws.kid_not_stored || keys->nkeys == 0))
+	if (r == NL_UNKNOWN_KEY && (decoded.kid_not_stored || keys->nkeys == 0))
 	{
 		nl_stats_count(NL_STATS_REFRESH_REQUEST);
 		nl_worker_request_refresh();
 	}
 	if (r == NL_UNKNOWN_KEY && keys->nkeys == 0)
 		r = NL_NO_KEYS;
-	if (r == NL_VALID && !nl_claims_parse(jws.payload, jws.payload_len, &claims))
+	if (r == NL_VALID && !nl_token_claims(&decoded))
 		r = NL_MALFORMED;
 	if (r == NL_VALID)
-		r = nl_claims_check(&claims, now);
+		r = nl_claims_check(claims, policy, now);
 
 	MemoryContextSwitchTo(callercxt);
 	if (r == NL_VALID)
 	{
 		scratch.genuine = true;
-		scratch.claims = nl_json_to_jsonb(jws.payload, jws.payload_len);
-		scratch.email = claims.email ? pstrdup(claims.email) : NULL;
-		scratch.has_exp = claims.has_exp;
-		if (claims.has_exp)
-			scratch.exp_deadline = nl_exp_deadline(&claims);
-		scratch.has_nbf = claims.has_nbf;
-		if (claims.has_nbf)
-			scratch.nbf = nl_nbf_time(&claims);
-		scratch.has_sub_uuid = nl_parse_uuid(claims.sub, &scratch.sub_uuid);
-		scratch.has_company_uuid = nl_parse_uuid(claims.company_id, &scratch.company_uuid);
+		scratch.claims = nl_json_to_jsonb(decoded.payload_json, decoded.payload_len);
+		scratch.email = claims->email ? pstrdup(claims->email) : NULL;
+		scratch.has_exp = claims->has_exp;
+		if (claims->has_exp)
+			scratch.exp_deadline = nl_exp_deadline(claims, policy);
+		scratch.has_nbf = claims->has_nbf;
+		if (claims->has_nbf)
+			scratch.nbf = nl_nbf_time(claims);
+		scratch.has_sub_uuid = nl_parse_uuid(claims->sub, &scratch.sub_uuid);
+		scratch.has_company_uuid = nl_parse_uuid(claims->company_id, &scratch.company_uuid);
 		if (check_lists)
 		{
 			/* read before looking up: a change seen meanwhile makes it old */
 			scratch.lists_generation = nl_lists_generation();
 			nl_sharedcache_tag(&scratch.shared_epoch, &scratch.shared_seq);
 			r = nl_lists_check(fn_oid, scratch.has_sub_uuid ? &scratch.sub_uuid : NULL,
-							   claims.jti, claims.sid);
+							   claims->jti, claims->sid);
 		}
 	}
 	scratch.result = r;
-	MemoryContextReset(verify_cxt);
+	if (tokp)
+		*tokp = &decoded;
 	return &scratch;
 }
 
@@ -189,7 +199,7 @@ nl_time_check(bool has_exp, TimestampTz exp_deadline, bool has_nbf,
 {
 	if (has_exp && now >= exp_deadline)
 		return NL_EXPIRED;
-	if (has_nbf && nl_nbf_pending(nbf, now))
+	if (has_nbf && nl_nbf_pending(nbf, now, nl_policy()))
 		return NL_NOT_YET_VALID;
 	return NL_VALID;
 }
@@ -219,13 +229,17 @@ answer_at(const NlVerified *v, TimestampTz now)
 	}
 }
 
-/* A full verification's answer, counted, and logged when it is a refusal. */
+/*
+ * A full verification's answer, counted, and logged when it is a refusal,
+ * from the token as the verification decoded it (NULL: too long, not
+ * decoded).
+ */
 static const NlVerified *
-counted_verification(const NlVerified *v, const char *token, int len)
+counted_verification(const NlVerified *v, const NlToken *tok, int len)
 {
 	nl_stats_answer(NL_STATS_VERIFIED, v->result);
 	if (v->result != NL_VALID)
-		nl_log_refusal(token, len, v->result);
+		nl_log_refusal(tok, len, v->result);
 	return v;
 }
 
@@ -242,9 +256,10 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 	TimestampTz now = verification_time();
 	NlVerified *cached;
 	const NlVerified *v;
+	const NlToken *tok = NULL;
 
 	if (len > nl_max_token_length)
-		return counted_verification(too_long(), token, len);
+		return counted_verification(too_long(), NULL, len);
 
 	/* first: a reload that finds other keys moves the generation the cache checks */
 	nl_accept_invalidations();
@@ -279,15 +294,15 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 				nl_stats_answer(NL_STATS_SHARED, v->result);
 				return v;
 			}
-			v = verify_uncached(token, len, fn_oid, now, true);
+			v = verify_uncached(token, len, fn_oid, now, true, &tok);
 			if (v->result == NL_VALID)
 				nl_sharedcache_insert(&key, v, now);
-			return counted_verification(nl_tokencache_insert(token, len, v), token, len);
+			return counted_verification(nl_tokencache_insert(token, len, v), tok, len);
 		}
 	}
 
-	v = verify_uncached(token, len, fn_oid, now, true);
-	return counted_verification(nl_tokencache_insert(token, len, v), token, len);
+	v = verify_uncached(token, len, fn_oid, now, true, &tok);
+	return counted_verification(nl_tokencache_insert(token, len, v), tok, len);
 }
 
 const NlVerified *
@@ -295,7 +310,7 @@ nl_verify_signed_token(const char *token, int len, Oid fn_oid)
 {
 	if (len > nl_max_token_length)
 		return too_long();
-	return verify_uncached(token, len, fn_oid, verification_time(), false);
+	return verify_uncached(token, len, fn_oid, verification_time(), false, NULL);
 }
 
 /*
@@ -386,15 +401,17 @@ nicelogin_jws_verify(PG_FUNCTION_ARGS)
 	char	   *emsg;
 	char	   *edetail;
 	NlKeySet   *keys;
-	NlJws		jws;
+	NlToken		tok;
 	bool		ok;
 
 	if (len > nl_max_token_length)
 		PG_RETURN_BOOL(false);
-	keys = nl_keyset_parse(jwks, CurrentMemoryContext, true, true, false, &emsg, &edetail);
+	keys = nl_keyset_load_jsonb(jwks, CurrentMemoryContext, true, true, false, &emsg, &edetail);
 	if (keys == NULL)
 		PG_RETURN_BOOL(false);
-	ok = nl_jws_verify(VARDATA_ANY(t), len, keys, &jws) == NL_VALID;
-	MemoryContextDelete(keys->cxt);
+	ok = nl_token_decode(VARDATA_ANY(t), len, nl_policy(), &tok) == NL_VALID &&
+		nl_jws_verify(&tok, keys) == NL_VALID;
+	nl_token_free(&tok);
+	nl_keyset_unload(keys);
 	PG_RETURN_BOOL(ok);
 }

@@ -19,6 +19,32 @@
 
 #include "jose/jose.h"
 
+/* ---------- josebridge.c: the JOSE core in the server ---------- */
+/* The claims rules of the nicelogin.* settings, as they are now. */
+extern const NlPolicy *nl_policy(void);
+/*
+ * nl_keyset_parse() of a JSON text in a new memory context under parent:
+ * deleting that context (or nl_keyset_unload()) frees the set with its
+ * OpenSSL objects, also after an error during the parse.  NULL when
+ * refused, with *errmsg / *errdetail in the caller's context.
+ */
+extern NlKeySet *nl_keyset_load(const char *json, MemoryContext parent,
+								bool allow_single_jwk, bool ignore_private,
+								bool full_checks, char **errmsg, char **errdetail);
+/* The same for a jsonb value. */
+extern NlKeySet *nl_keyset_load_jsonb(Jsonb *jwks, MemoryContext parent,
+									  bool allow_single_jwk, bool ignore_private,
+									  bool full_checks, char **errmsg, char **errdetail);
+extern void nl_keyset_unload(NlKeySet *set);
+/* Builds a jsonb from a JSON text that passed nl_json_object_ok(). */
+extern Jsonb *nl_json_to_jsonb(const char *buf, int len);
+/*
+ * The public members of a JWK (kty, kid, alg, use, key_ops and the key's
+ * public numbers), or NULL for an oct key, an unknown kty, a non-object or a
+ * "use" other than "sig".
+ */
+extern Jsonb *nl_jwk_public(JsonbContainer *jwk);
+
 /* ---------- keycache.c ---------- */
 /*
  * The stored key set, loaded on first use after a change to the key table
