@@ -199,23 +199,29 @@ def as_semver(v):
 
 
 def check_tree(meta, root):
-    controls = sorted(f[:-len(".control")] for f in os.listdir(root)
-                      if f.endswith(".control") and "--" not in f)
+    # the extensions' control files: at the top, and in the test modules' folders (nicelogin_test/)
+    where = {}
+    for d in [""] + sorted(e for e in os.listdir(root) if os.path.isdir(os.path.join(root, e))):
+        for f in os.listdir(os.path.join(root, d)):
+            if f.endswith(".control") and "--" not in f:
+                where[f[:-len(".control")]] = d
+    controls = sorted(where)
     provides = meta.get("provides") if isinstance(meta.get("provides"), dict) else {}
     if sorted(provides) != controls:
         fault("provides names %s; the tree's control files are those of %s"
               % (", ".join(sorted(provides)) or "nothing", ", ".join(controls)))
     for ext in controls:
-        want = control_version(os.path.join(root, ext + ".control"))
+        want = control_version(os.path.join(root, where[ext], ext + ".control"))
         p = provides.get(ext)
         if not isinstance(p, dict):
             continue
         if p.get("version") != as_semver(want):
             fault("provides.%s.version is %r; %s.control's default_version is %r (as SemVer %r)"
                   % (ext, p.get("version"), ext, want, as_semver(want)))
-        if p.get("file") != "%s--%s.sql" % (ext, want):
-            fault("provides.%s.file is %r; the install script of %s %s is %s--%s.sql"
-                  % (ext, p.get("file"), ext, want, ext, want))
+        script = os.path.join(where[ext], "%s--%s.sql" % (ext, want))
+        if p.get("file") != script:
+            fault("provides.%s.file is %r; the install script of %s %s is %s"
+                  % (ext, p.get("file"), ext, want, script))
         for k in ("file", "docfile"):
             if is_path(p.get(k)) and not os.path.isfile(os.path.join(root, p[k])):
                 fault("provides.%s.%s: %s does not exist" % (ext, k, p[k]))
