@@ -13,7 +13,11 @@ under an RLS policy on nicelogin_company_id().  Rounds alternate:
   steady   nothing else happens
   churn    another session commits CHURN revocations per second meanwhile
 
-Prints per-round TPS, medians, the churn/steady ratio (target: >= 0.90), the
+With more tokens than a backend's token cache holds (nicelogin.token_cache_size,
+128 by default), each backend also answers from the shared cache (preloaded,
+as bench/run.sh does), so a change of the lists is looked up again at both
+levels.  Prints per-round TPS, medians, the churn/steady ratio (target:
+>= 0.95), the
 latency, and the memory of a backend's nicelogin contexts after one
 verification, with the tables full and empty.
 """
@@ -152,6 +156,12 @@ def main():
           "%d s per run, %d rounds (median), churn %.0f revocations/s"
           % (REVOCATIONS, DEACTIVATIONS, TOKENS, CLIENTS, SECONDS, ROUNDS, CHURN))
     setup(tokens())
+    # the shared level matters only when a backend's own cache cannot hold every token
+    cache = int(psql("SHOW nicelogin.token_cache_size;").strip())
+    shared = psql("SELECT capacity FROM nicelogin_shared_cache_info();").strip()
+    print("a backend's token cache holds %d tokens (%d in use: %s), the shared cache %s"
+          % (cache, TOKENS, "the shared level answers the others" if TOKENS > cache
+             else "WARNING: all fit, the shared level is not exercised", shared))
     fill(0, 0)
     mem_empty = backend_memory()
     fill(REVOCATIONS, DEACTIVATIONS)
@@ -175,7 +185,7 @@ def main():
               % (r + 1, res["steady"][-1], lats["steady"][-1], res["churn"][-1], lats["churn"][-1],
                  rates[-1]))
     med = {k: statistics.median(v) for k, v in res.items()}
-    print("\nmedian TPS: steady %.0f, churn %.0f; churn/steady = %.3f (target >= 0.90)"
+    print("\nmedian TPS: steady %.0f, churn %.0f; churn/steady = %.3f (target >= 0.95)"
           % (med["steady"], med["churn"], med["churn"] / med["steady"]))
     print("median latency: steady %.2f ms, churn %.2f ms"
           % (statistics.median(lats["steady"]), statistics.median(lats["churn"])))
