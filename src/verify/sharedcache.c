@@ -8,8 +8,9 @@
  * up to NL_SHARED_PARTITIONS partitions, each with its own LWLock, hash
  * chains and CLOCK hand.  A backend that misses its own cache looks here
  * before verifying; a hit is copied into its own cache.  Only valid verdicts
- * are stored: refusals stay per backend, so a flood of distinct bad tokens
- * cannot push valid entries out.
+ * are inserted (one may become revoked or user_deactivated when the lists
+ * are looked up again, below): refusals stay per backend, so a flood of
+ * distinct bad tokens cannot push valid entries out.
  *
  * An entry is the answer for one token under one "context", with the
  * "lists epoch" its lists answer was made under:
@@ -70,7 +71,7 @@
  * uncommitted changes) neither reads nor fills the shared level.
  *
  * Memory is fixed at server start: sizeof(SharedEntry) (NL_SHARED_DATA_BYTES
- * of claims and email plus 160 bytes) and 4 to 8 bytes of hash chain heads
+ * of claims and email plus about 210 bytes) and 4 to 8 bytes of hash chain heads
  * per entry.  Claims larger than that are not shared (counted as too_large).
  * Locks are held for a hash probe and a copy of at most a few kilobytes,
  * never across anything that can wait or raise.  A backend that dies holding

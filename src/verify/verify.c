@@ -240,16 +240,11 @@ answer_at(const NlVerified *v, TimestampTz now)
 {
 	static NlVerified expired_result = {.result = NL_EXPIRED};
 	static NlVerified not_yet_valid_result = {.result = NL_NOT_YET_VALID};
+	NlResult	r = nl_time_check(v, now);
 
-	switch (nl_time_check(v, now))
-	{
-		case NL_EXPIRED:
-			return v->result == NL_EXPIRED ? v : &expired_result;
-		case NL_NOT_YET_VALID:
-			return v->result == NL_NOT_YET_VALID ? v : &not_yet_valid_result;
-		default:
-			return v;
-	}
+	if (r == v->result)
+		return v;
+	return r == NL_EXPIRED ? &expired_result : &not_yet_valid_result;
 }
 
 /* A full verification's answer, counted, and logged when it is a refusal. */

@@ -156,7 +156,6 @@ extern const char *nl_token_normalize(const char *value, int len, int *outlen,
 extern NlVerified *nl_tokencache_lookup(const char *token, int len, uint32 *hash);
 extern const NlVerified *nl_tokencache_insert(const char *token, int len, uint32 hash,
 											  const NlVerified *v);
-extern void nl_tokencache_drop(NlVerified *v);
 
 /* ---------- sharedcache.c ---------- */
 /* Claims (jsonb) and email of a shared entry, at most; larger ones are not shared. */
