@@ -13,9 +13,12 @@
  * under.  A committed change to either table queues a relcache invalidation
  * (statement trigger), which bumps that generation in every backend (and
  * every hot standby, at replay); a cached token whose answer is older is
- * looked up again, its signature is not checked again.  So a change costs
- * each backend one lookup per token in use, never a reload, and the keys
- * are not touched.
+ * looked up again, its signature is not checked again.  The shared cache
+ * does the same when its database's epoch moved (sharedcache.c), the first
+ * backend that needs a token looking it up for all.  So a change costs each
+ * backend one lookup per token in its own cache, and the shared level one
+ * per token it holds, never a reload nor a signature; the keys are not
+ * touched.
  *
  * A function with a side effect trusts only what it verified: the token must
  * be signed by a stored key and pass the claims rules (nl_verify_signed_token,
