@@ -234,6 +234,65 @@ is(info($node)->{inserts} - $before->{inserts}, 0, 'refusals are never stored in
 $sa->quit;
 $sb->quit;
 
+# ------------------------------------------------------------------ a change of the lists: a re-probe, not a verification
+# Each check runs in a new session (an empty token cache of its own): a
+# revocation of another token leaves the shared signature verdicts standing;
+# the lists are looked up again, and a revoked token is refused at once at
+# the shared level, without a full verification anywhere.
+sub answers
+{
+	my @v = split /\|/, $node->safe_psql('postgres',
+		'SELECT coalesce(sum(verified), 0), coalesce(sum(shared), 0) FROM nicelogin_stats'
+		. ' WHERE datname = current_database()');
+	return { verified => $v[0], shared => $v[1] };
+}
+
+sub fresh_check
+{
+	my ($token, $want, $what) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my ($i0, $a0) = (info($node), answers());
+	is($node->safe_psql('postgres', "SELECT nicelogin_check($token)"), $want, "$what: $want");
+	my ($i1, $a1) = (info($node), answers());
+	is(join('|', $i1->{hits} - $i0->{hits}, $i1->{misses} - $i0->{misses},
+			$i1->{inserts} - $i0->{inserts}, $a1->{verified} - $a0->{verified},
+			$a1->{shared} - $a0->{shared}),
+		'1|0|0|0|1', "$what: a shared hit (hits|misses|inserts|verified|shared answers)");
+}
+
+sub reprobe_round
+{
+	my ($mode) = @_;
+	my ($keep, $gone) = map { lit($_) } sign_tokens(
+		{ sub => $alice_id, company_id => $alice_co, exp => time + 3600, jti => "keep-$mode" },
+		{ sub => $alice_id, company_id => $alice_co, exp => time + 3600, jti => "gone-$mode" });
+	$node->safe_psql('postgres', "SELECT nicelogin_check($keep), nicelogin_check($gone)");
+	$node->safe_psql('postgres', "SELECT nicelogin_revoke_jti('other-$mode')");
+	fresh_check($keep, 'valid', "$mode: after a revocation of another token");
+	fresh_check($keep, 'valid', "$mode: again after it");
+	$node->safe_psql('postgres', "SELECT nicelogin_revoke_jti('gone-$mode')");
+	fresh_check($gone, 'revoked', "$mode: the revoked token");
+	fresh_check($gone, 'revoked', "$mode: the revoked token in another session");
+	fresh_check($keep, 'valid', "$mode: the other token after that revocation");
+	$node->safe_psql('postgres', "SELECT nicelogin_unrevoke_jti('gone-$mode')");
+	fresh_check($gone, 'valid', "$mode: the unrevoked token");
+	$node->safe_psql('postgres', "INSERT INTO nicelogin_deactivated_users (user_id) VALUES ('$alice_id')");
+	fresh_check($keep, 'user_deactivated', "$mode: a deactivated user");
+	fresh_check($gone, 'user_deactivated', "$mode: a deactivated user, the other token");
+	$node->safe_psql('postgres', "DELETE FROM nicelogin_deactivated_users");
+	fresh_check($keep, 'valid', "$mode: the reactivated user");
+}
+
+# commits move the epoch (a restart ends the readers' mode of the PREPARE above)
+$node->restart;
+reprobe_round('commit');
+# from a PREPARE on, readers move the epoch and new sessions trust only newer tags
+$node->safe_psql('postgres', "BEGIN; SELECT nicelogin_revoke_jti('reprobe-prepared');"
+	. " PREPARE TRANSACTION 'p_reprobe'; COMMIT PREPARED 'p_reprobe';");
+reprobe_round('prepared');
+$node->safe_psql('postgres', "DELETE FROM nicelogin_revocations");
+
+
 # ------------------------------------------------------------------ a hot standby
 $node->backup('base');
 my $standby = PostgreSQL::Test::Cluster->new('standby');

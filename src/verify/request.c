@@ -7,10 +7,10 @@
  * A policy calls these once per row, so the answer is kept until something
  * it depends on changes: the nicelogin.token setting and PostgREST's
  * request.headers (their assign hooks bump generation counters: the per-row
- * path never looks at the header text, whatever its size), the keys (key
- * cache generation), the deactivated users and revocations (lists
- * generation), the verification settings (policy generation), or the clock
- * passing the token's exp or nbf (nl_time_check).  The token itself
+ * path never looks at the header text, whatever its size), or what
+ * nl_stamp_check() looks at (the keys, the verification settings, the
+ * deactivated users and revocations); and the clock passing the token's exp
+ * or nbf is checked on every call (nl_time_check).  The token itself
  * (nicelogin_token()) is kept the same way.  The per-row path is a few
  * comparisons.
  *
@@ -42,20 +42,12 @@ typedef struct RequestState
 	bool		known;			/* the fields below describe the current token */
 	uint64		token_generation;
 	uint64		headers_generation;
-	uint64		key_generation;
-	uint64		lists_generation;
-	uint64		policy_generation;
-	bool		valid;
-	bool		has_exp;
-	TimestampTz exp_deadline;
-	bool		has_nbf;
-	TimestampTz nbf;
-	bool		has_sub;
-	pg_uuid_t	sub;
-	bool		has_company;
-	pg_uuid_t	company;
-	char	   *email;
-	Jsonb	   *claims;
+	/*
+	 * The answer for the request's token (claims and email in req_cxt, when
+	 * valid); its stamp was taken before verifying.
+	 */
+	NlVerified	answer;
+	bool		valid;			/* the answer at the statement's time */
 } RequestState;
 
 static RequestState req;
@@ -307,16 +299,14 @@ nl_request_token(void)
 	return token_memo.token;
 }
 
-/* Is the remembered answer still the answer? */
+/* Is the remembered answer still the answer (nl_stamp_check)? */
 static inline bool
 request_state_current(void)
 {
 	return req.known &&
 		req.token_generation == nl_token_generation &&
 		req.headers_generation == nl_headers_generation &&
-		req.key_generation == nl_keycache_generation() &&
-		req.lists_generation == nl_lists_generation() &&
-		req.policy_generation == nl_policy_generation;
+		nl_stamp_check(&req.answer.stamp) == NL_CURRENT;
 }
 
 /* Verifies the request's token if need be, and returns the answer. */
@@ -324,64 +314,52 @@ static const RequestState *
 current_request(FunctionCallInfo fcinfo)
 {
 	const char *token;
-	MemoryContext oldcxt;
+	NlStamp		stamp;
 
 	/* pending invalidations are resolved first (the generations may move) */
 	nl_accept_invalidations();
 	(void) nl_keycache_get(fcinfo->flinfo->fn_oid);
-	if (request_state_current())
+	if (!request_state_current())
 	{
-		/* the one "valid at now?" check of every remembered verdict */
-		if (req.valid &&
-			nl_time_check(req.has_exp, req.exp_deadline, req.has_nbf, req.nbf,
-						  GetCurrentStatementStartTimestamp()) != NL_VALID)
-			req.valid = false;
-		return &req;
-	}
+		if (req_cxt == NULL)
+			req_cxt = AllocSetContextCreate(TopMemoryContext, "nicelogin request",
+											ALLOCSET_SMALL_SIZES);
+		MemoryContextReset(req_cxt);
+		memset(&req, 0, sizeof(req));
 
-	if (req_cxt == NULL)
-		req_cxt = AllocSetContextCreate(TopMemoryContext, "nicelogin request",
-										ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(req_cxt);
-	memset(&req, 0, sizeof(req));
+		token = nl_request_token();
 
-	token = nl_request_token();
+		/*
+		 * What the answer depends on, taken before verifying: a change seen
+		 * meanwhile (loading the keys or the lists may process invalidations)
+		 * leaves it behind, so the next call verifies again.
+		 */
+		req.token_generation = nl_token_generation;
+		req.headers_generation = nl_headers_generation;
+		nl_stamp_take(&stamp);
 
-	/* remember what the answer depends on before verifying */
-	req.token_generation = nl_token_generation;
-	req.headers_generation = nl_headers_generation;
-	req.policy_generation = nl_policy_generation;
-	req.lists_generation = nl_lists_generation();
-
-	if (token != NULL)
-	{
-		const NlVerified *v = nl_verify_token(token, strlen(token), fcinfo->flinfo->fn_oid);
-
-		if (v->result == NL_VALID)
+		req.answer.result = NL_MALFORMED;	/* no token: no identity */
+		if (token != NULL)
 		{
-			req.valid = true;
-			req.has_exp = v->has_exp;
-			req.exp_deadline = v->exp_deadline;
-			req.has_nbf = v->has_nbf;
-			req.nbf = v->nbf;
-			req.has_sub = v->has_sub_uuid;
-			req.sub = v->sub_uuid;
-			req.has_company = v->has_company_uuid;
-			req.company = v->company_uuid;
-			oldcxt = MemoryContextSwitchTo(req_cxt);
-			req.email = v->email ? pstrdup(v->email) : NULL;
-			req.claims = palloc(VARSIZE(v->claims));
-			memcpy(req.claims, v->claims, VARSIZE(v->claims));
-			MemoryContextSwitchTo(oldcxt);
+			const NlVerified *v = nl_verify_token(token, strlen(token),
+												  fcinfo->flinfo->fn_oid);
+
+			req.answer = *v;
+			req.answer.claims = NULL;
+			req.answer.email = NULL;
+			if (v->result == NL_VALID)
+			{
+				req.answer.claims = MemoryContextAlloc(req_cxt, VARSIZE(v->claims));
+				memcpy(req.answer.claims, v->claims, VARSIZE(v->claims));
+				if (v->email)
+					req.answer.email = MemoryContextStrdup(req_cxt, v->email);
+			}
 		}
+		req.answer.stamp = stamp;
+		req.known = true;
 	}
-	/*
-	 * Taken after verifying: loading the keys may have processed
-	 * invalidations (a change to the lists meanwhile left the lists
-	 * generation read above behind, so the next call verifies again).
-	 */
-	req.key_generation = nl_keycache_generation();
-	req.known = true;
+	/* the one "valid at now?" check of every remembered verdict */
+	req.valid = nl_time_check(&req.answer, GetCurrentStatementStartTimestamp()) == NL_VALID;
 	return &req;
 }
 
@@ -404,8 +382,8 @@ nicelogin_request_claims(PG_FUNCTION_ARGS)
 
 	if (!r->valid)
 		PG_RETURN_NULL();
-	copy = palloc(VARSIZE(r->claims));
-	memcpy(copy, r->claims, VARSIZE(r->claims));
+	copy = palloc(VARSIZE(r->answer.claims));
+	memcpy(copy, r->answer.claims, VARSIZE(r->answer.claims));
 	PG_RETURN_JSONB_P(copy);
 }
 
@@ -423,9 +401,9 @@ nicelogin_user_id(PG_FUNCTION_ARGS)
 {
 	const RequestState *r = current_request(fcinfo);
 
-	if (!r->valid || !r->has_sub)
+	if (!r->valid || !r->answer.has_sub_uuid)
 		PG_RETURN_NULL();
-	return return_uuid(&r->sub);
+	return return_uuid(&r->answer.sub_uuid);
 }
 
 Datum
@@ -433,9 +411,9 @@ nicelogin_company_id(PG_FUNCTION_ARGS)
 {
 	const RequestState *r = current_request(fcinfo);
 
-	if (!r->valid || !r->has_company)
+	if (!r->valid || !r->answer.has_company_uuid)
 		PG_RETURN_NULL();
-	return return_uuid(&r->company);
+	return return_uuid(&r->answer.company_uuid);
 }
 
 Datum
@@ -443,7 +421,7 @@ nicelogin_email(PG_FUNCTION_ARGS)
 {
 	const RequestState *r = current_request(fcinfo);
 
-	if (!r->valid || r->email == NULL)
+	if (!r->valid || r->answer.email == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(cstring_to_text(r->email));
+	PG_RETURN_TEXT_P(cstring_to_text(r->answer.email));
 }

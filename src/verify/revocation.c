@@ -13,9 +13,12 @@
  * under.  A committed change to either table queues a relcache invalidation
  * (statement trigger), which bumps that generation in every backend (and
  * every hot standby, at replay); a cached token whose answer is older is
- * looked up again, its signature is not checked again.  So a change costs
- * each backend one lookup per token in use, never a reload, and the keys
- * are not touched.
+ * looked up again, its signature is not checked again.  The shared cache
+ * does the same when its database's epoch moved (sharedcache.c), the first
+ * backend that needs a token looking it up for all.  So a change costs each
+ * backend one lookup per token in its own cache, and the shared level one
+ * per token it holds, never a reload nor a signature; the keys are not
+ * touched.
  *
  * A function with a side effect trusts only what it verified: the token must
  * be signed by a stored key and pass the claims rules (nl_verify_signed_token,
@@ -152,34 +155,60 @@ nl_lists_generation(void)
 }
 
 /*
+ * Probes of one table's primary key index under one snapshot: the table,
+ * the index and the scan are set up at the first probe and rescanned for
+ * the next (the revocations are probed for the jti, then the sid).
+ */
+typedef struct PkeyProbe
+{
+	Relation	rel;			/* NULL before the first probe */
+	SysScanDesc scan;
+} PkeyProbe;
+
+/*
  * Is there a row with these key values in the table's primary key index?
- * keys[i] compares heap column i + 1 (the index's leading columns) with the
- * given equality function, in the column's collation.
+ * keys[i] compares heap column i + 1 (the index's leading columns, so also
+ * index column i + 1) with the given equality function, in the column's
+ * collation.
  */
 static bool
-pkey_has(Oid relid, int nkeys, const RegProcedure *procs, const Datum *values,
-		 Snapshot snap)
+pkey_has(PkeyProbe *probe, Oid relid, int nkeys, const RegProcedure *procs,
+		 const Datum *values, Snapshot snap)
 {
-	Relation	rel = table_open(relid, AccessShareLock);
-	Oid			indexoid = nl_primary_key_index(rel);
 	ScanKeyData keys[2];
-	SysScanDesc scan;
-	bool		found;
 
 	Assert(nkeys <= lengthof(keys));
-	if (!OidIsValid(indexoid))
-		elog(ERROR, "table \"%s\" of extension nicelogin has no primary key",
-			 RelationGetRelationName(rel));
+	if (probe->rel == NULL)
+		probe->rel = table_open(relid, AccessShareLock);
 	for (int i = 0; i < nkeys; i++)
 		ScanKeyEntryInitialize(&keys[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
-							   TupleDescAttr(RelationGetDescr(rel), i)->attcollation,
+							   TupleDescAttr(RelationGetDescr(probe->rel), i)->attcollation,
 							   procs[i], values[i]);
-	scan = systable_beginscan(rel, indexoid, true, snap, nkeys, keys);
-	found = HeapTupleIsValid(systable_getnext(scan));
-	systable_endscan(scan);
+	if (probe->scan != NULL && probe->scan->iscan != NULL)
+		index_rescan(probe->scan->iscan, keys, nkeys, NULL, 0);
+	else
+	{
+		Oid			indexoid = nl_primary_key_index(probe->rel);
+
+		if (!OidIsValid(indexoid))
+			elog(ERROR, "table \"%s\" of extension nicelogin has no primary key",
+				 RelationGetRelationName(probe->rel));
+		/* a heap scan (system indexes ignored) is not rescanned: begun anew */
+		if (probe->scan != NULL)
+			systable_endscan(probe->scan);
+		probe->scan = systable_beginscan(probe->rel, indexoid, true, snap, nkeys, keys);
+	}
+	return HeapTupleIsValid(systable_getnext(probe->scan));
+}
+
+static void
+pkey_done(PkeyProbe *probe)
+{
+	if (probe->scan != NULL)
+		systable_endscan(probe->scan);
 	/* the lock is kept to the end of the transaction, as for any reader */
-	table_close(rel, NoLock);
-	return found;
+	if (probe->rel != NULL)
+		table_close(probe->rel, NoLock);
 }
 
 NlResult
@@ -189,6 +218,8 @@ nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti, const char *si
 	NlResult	r = NL_VALID;
 	Oid			deactivated;
 	Oid			revocations;
+	PkeyProbe	users = {0};
+	PkeyProbe	revoked = {0};
 
 	nl_lists_prepare(fn_oid);
 	deactivated = deactivated_relid;
@@ -201,7 +232,7 @@ nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti, const char *si
 		RegProcedure procs[1] = {F_UUID_EQ};
 		Datum		values[1] = {UUIDPGetDatum(sub)};
 
-		if (pkey_has(deactivated, 1, procs, values, snap))
+		if (pkey_has(&users, deactivated, 1, procs, values, snap))
 			r = NL_USER_DEACTIVATED;
 	}
 	for (int i = 0; i < 2 && r == NL_VALID; i++)
@@ -214,9 +245,11 @@ nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti, const char *si
 			continue;
 		values[0] = CStringGetTextDatum(i == 0 ? "jti" : "sid");
 		values[1] = CStringGetTextDatum(value);
-		if (pkey_has(revocations, 2, procs, values, snap))
+		if (pkey_has(&revoked, revocations, 2, procs, values, snap))
 			r = NL_REVOKED;
 	}
+	pkey_done(&users);
+	pkey_done(&revoked);
 
 	UnregisterSnapshot(snap);
 	return r;

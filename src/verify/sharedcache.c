@@ -8,49 +8,70 @@
  * up to NL_SHARED_PARTITIONS partitions, each with its own LWLock, hash
  * chains and CLOCK hand.  A backend that misses its own cache looks here
  * before verifying; a hit is copied into its own cache.  Only valid verdicts
- * are stored: refusals stay per backend, so a flood of distinct bad tokens
- * cannot push valid entries out.
+ * are inserted (one may become revoked or user_deactivated when the lists
+ * are looked up again, below): refusals stay per backend, so a flood of
+ * distinct bad tokens cannot push valid entries out.
  *
- * An entry is the verdict for one token under one "context" and one "lists
- * epoch", and a lookup takes it only when all are the looking backend's:
+ * An entry is the answer for one token under one "context", with the
+ * "lists epoch" its lists answer was made under:
  *
  * - token: SHA-256 of the exact token bytes, its length, and the database;
  * - context: SHA-256 of the verification settings that decide the verdict
  *   (require_exp, leeway, issuer, audience, max_token_length) and of the text
  *   of the key set the verdict was made with (keycache.c).  Sessions with
  *   other settings, or a backend that has loaded another key set, never take
- *   it;
+ *   it: a key change is a full miss;
  * - epoch: a counter per database (NL_SHARED_EPOCH_SLOTS slots hashed by
- *   database OID: a collision only costs extra misses), which a verifying
- *   backend reads before it takes the fresh snapshot of its lookup in the
- *   deactivated users and revocations, and stores with the entry.  A
- *   transaction that fired the invalidation trigger of one of the
+ *   database OID: a collision only costs extra lookups), which a backend
+ *   reads before it takes the fresh snapshot of its lookup in the
+ *   deactivated users and revocations (nl_stamp_take), and stores with the
+ *   answer.  A transaction that fired the invalidation trigger of one of the
  *   extension's tables increments it at commit, in the commit callback,
  *   which runs once the transaction is visible to every new snapshot and
- *   before the commit returns: so an entry whose epoch is still current was
- *   looked up with a snapshot that sees every committed change, whoever
- *   looks, whenever it connected.
+ *   before the commit returns: so a lists answer whose epoch is still
+ *   current was looked up with a snapshot that sees every committed change,
+ *   whoever looks, whenever it connected.
+ *
+ * The two halves of an answer age differently.  The signature and claims
+ * verdict (and the claims) depend only on the token and the context, which
+ * a lookup matches exactly: it never ages.  The lists answer (valid, revoked
+ * or user_deactivated) is current only under its epoch.  So a lookup whose
+ * entry has an older epoch is a "signature hit": the backend looks the lists
+ * up again (nl_lists_check: three index probes, no signature), exactly as a
+ * miss would after verifying, with the epoch read before that lookup's fresh
+ * snapshot, and stores the new answer with that epoch in the entry
+ * (nl_sharedcache_refresh, unless the entry already holds a newer one).  A
+ * refreshed entry is then what a fresh insert would be: the argument above
+ * holds for it unchanged, and a change to the lists costs one lookup per
+ * token in use, made by the first backend that needs it, never a signature.
+ * A revoked or deactivated answer is stored the same way, so the others
+ * refuse that token at once; only a full verification inserts, and only
+ * valid verdicts (refusals stay per backend, see above).
  *
  * Nothing commits on a hot standby: there the backends increment the epoch
  * when they process a replayed invalidation of the lists (revocation.c, also
  * for invalidations processed before the tables' OIDs were known), and a
- * backend takes only entries made after its own first use of the cache
- * (start_seq), since it may have connected after an invalidation that no
- * backend had processed yet.  The same holds from the first PREPARE
- * TRANSACTION that changed a table until the next restart (the change
- * becomes visible at a COMMIT PREPARED, without the commit callback of the
- * transaction that made it).  A backend processes pending invalidations at
- * the start of each statement, before its lookup (verify.c).  The key set
- * needs no epoch: its digest is part of the context.
+ * backend takes the lists answer only of entries tagged after its own first
+ * use of the cache (start_seq), since it may have connected after an
+ * invalidation that no backend had processed yet; an older one is a
+ * signature hit, looked up again and tagged with a start sequence read after
+ * this backend's.  The same holds from the first PREPARE TRANSACTION that
+ * changed a table until the next restart (the change becomes visible at a
+ * COMMIT PREPARED, without the commit callback of the transaction that made
+ * it).  A backend processes pending invalidations at the start of each
+ * statement, before its lookup (verify.c).  The one check of an epoch and a
+ * start sequence is nl_stamp_check() (verify.c), the same as for answers
+ * kept per backend.
  *
  * exp (with the session's leeway, which is part of the context) and nbf are
- * checked on every hit, and an expired entry counts as a miss, so an entry
+ * checked on every hit (nl_time_check), and an expired entry counts as a
+ * miss, so an entry
  * never outlives its token.  A transaction that has a transaction id (it may
  * have changed the key or list tables, and its fresh snapshots see its own
  * uncommitted changes) neither reads nor fills the shared level.
  *
  * Memory is fixed at server start: sizeof(SharedEntry) (NL_SHARED_DATA_BYTES
- * of claims and email plus 160 bytes) and 4 to 8 bytes of hash chain heads
+ * of claims and email plus about 210 bytes) and 4 to 8 bytes of hash chain heads
  * per entry.  Claims larger than that are not shared (counted as too_large).
  * Locks are held for a hash probe and a copy of at most a few kilobytes,
  * never across anything that can wait or raise.  A backend that dies holding
@@ -85,23 +106,18 @@ typedef struct SharedEntry
 {
 	uint8		token_hash[NL_SHA256_LEN];
 	uint8		context[NL_SHA256_LEN];
-	uint64		epoch;			/* lists epoch of its database it was made under */
-	uint64		seq;			/* start sequence when it was made */
-	TimestampTz exp_deadline;	/* exp + leeway, when has_exp */
-	TimestampTz nbf;			/* when has_nbf */
 	Oid			dboid;
 	int32		next;			/* next entry of the hash chain, -1 at the end */
 	int32		token_len;
 	uint16		claims_len;
 	uint16		email_len;		/* with its NUL; 0: no email */
 	bool		in_use;
-	bool		has_exp;
-	bool		has_nbf;
-	bool		has_sub_uuid;
-	bool		has_company_uuid;
 	pg_atomic_uint32 referenced;	/* CLOCK bit, set by hits under a shared lock */
-	pg_uuid_t	sub_uuid;
-	pg_uuid_t	company_uuid;
+	/*
+	 * The answer: genuine, its stamp's epoch and start sequence those of its
+	 * lists lookup (its generations 0), claims and email NULL (in data).
+	 */
+	NlVerified	v;
 	char		data[NL_SHARED_DATA_BYTES]; /* claims (jsonb), then email */
 } SharedEntry;
 
@@ -341,8 +357,9 @@ nl_sharedcache_bump(void)
 }
 
 /*
- * This database's lists epoch and the start sequence, to tag an entry with:
- * read before the snapshot of the lists lookup is taken (hence the barrier).
+ * This database's lists epoch and the start sequence, to tag an answer
+ * with: read before the snapshot of the lists lookup is taken (hence the
+ * barrier).  0 and 0 without the shared level.
  */
 void
 nl_sharedcache_tag(uint64 *epoch, uint64 *seq)
@@ -353,6 +370,23 @@ nl_sharedcache_tag(uint64 *epoch, uint64 *seq)
 	*epoch = pg_atomic_read_u64(epoch_slot(MyDatabaseId));
 	*seq = pg_atomic_read_u64(&shared->start_seq);
 	pg_memory_barrier();
+}
+
+/*
+ * What a tag must show for its lists answer to be current here: this
+ * database's epoch, and a start sequence of at least *min_seq (this
+ * backend's own, when readers move the epoch; else 0).  For
+ * nl_stamp_check().
+ */
+void
+nl_sharedcache_current(uint64 *epoch, uint64 *min_seq)
+{
+	*epoch = *min_seq = 0;
+	if (shared == NULL || !OidIsValid(MyDatabaseId))
+		return;
+	*epoch = pg_atomic_read_u64(epoch_slot(MyDatabaseId));
+	if (pg_atomic_read_u32(&shared->readers_bump) != 0)
+		*min_seq = my_start_seq;
 }
 
 /*
@@ -437,31 +471,32 @@ entry_matches(const SharedEntry *e, const NlSharedKey *key)
 static inline bool
 entry_in_time(const SharedEntry *e, TimestampTz now)
 {
-	return nl_time_check(e->has_exp, e->exp_deadline, e->has_nbf, e->nbf, now) == NL_VALID;
+	NlResult	r = nl_time_check(&e->v, now);
+
+	return r != NL_EXPIRED && r != NL_NOT_YET_VALID;
 }
 
 /*
  * Looks a token up: the verdict made by some backend under this session's
- * context and this database's current epoch, within its time, or NULL.  The
- * result (valid, claims in a memory context of ours) stays until the next
- * lookup.  Call only when nl_sharedcache_usable(), after processing pending
- * invalidations and getting the keys.
+ * context, within its time, or NULL.  The result (claims in a memory
+ * context of ours) stays until the next lookup.  *lists_old tells that its
+ * lists answer is not current (nl_stamp_check): the caller looks the lists
+ * up again and hands the answer to nl_sharedcache_refresh().  Call only
+ * when nl_sharedcache_usable(), after processing pending invalidations and
+ * getting the keys.
  */
 NlVerified *
-nl_sharedcache_lookup(const NlSharedKey *key, TimestampTz now)
+nl_sharedcache_lookup(const NlSharedKey *key, TimestampTz now, bool *lists_old)
 {
 	int			p;
 	SharedPartition *part;
-	uint64		epoch;
-	bool		readers_bump;
 	bool		found = false;
 	SharedEntry copy;
 
+	*lists_old = false;
 	if (!current_context())
 		return NULL;
 	part = partition_of(key, &p);
-	readers_bump = pg_atomic_read_u32(&shared->readers_bump) != 0;
-	epoch = pg_atomic_read_u64(epoch_slot(MyDatabaseId));
 
 	LWLockAcquire(part->lock, LW_SHARED);
 	for (int32 i = *chain_head(p, key); i >= 0;)
@@ -470,8 +505,7 @@ nl_sharedcache_lookup(const NlSharedKey *key, TimestampTz now)
 
 		if (entry_matches(e, key))
 		{
-			if (e->epoch == epoch && (e->seq >= my_start_seq || !readers_bump) &&
-				entry_in_time(e, now))
+			if (entry_in_time(e, now))
 			{
 				memcpy(&copy, e, offsetof(SharedEntry, data) + e->claims_len + e->email_len);
 				pg_atomic_write_u32(&e->referenced, 1);
@@ -494,9 +528,8 @@ nl_sharedcache_lookup(const NlSharedKey *key, TimestampTz now)
 		hit_cxt = AllocSetContextCreate(TopMemoryContext, "nicelogin shared cache hit",
 										ALLOCSET_SMALL_SIZES);
 	MemoryContextReset(hit_cxt);
-	memset(&hit_result, 0, sizeof(hit_result));
-	hit_result.result = NL_VALID;
-	hit_result.genuine = true;
+	*lists_old = nl_stamp_check(&copy.v.stamp) != NL_CURRENT;
+	hit_result = copy.v;
 	hit_result.claims = MemoryContextAlloc(hit_cxt, copy.claims_len);
 	memcpy(hit_result.claims, copy.data, copy.claims_len);
 	if (copy.email_len > 0)
@@ -504,15 +537,21 @@ nl_sharedcache_lookup(const NlSharedKey *key, TimestampTz now)
 		hit_result.email = MemoryContextAlloc(hit_cxt, copy.email_len);
 		memcpy(hit_result.email, copy.data + copy.claims_len, copy.email_len);
 	}
-	hit_result.has_sub_uuid = copy.has_sub_uuid;
-	hit_result.sub_uuid = copy.sub_uuid;
-	hit_result.has_company_uuid = copy.has_company_uuid;
-	hit_result.company_uuid = copy.company_uuid;
-	hit_result.has_exp = copy.has_exp;
-	hit_result.exp_deadline = copy.exp_deadline;
-	hit_result.has_nbf = copy.has_nbf;
-	hit_result.nbf = copy.nbf;
 	return &hit_result;
+}
+
+/*
+ * An answer as a shared entry keeps it: no generation of this backend (its
+ * context digest stands for the keys and the settings), no pointer.
+ */
+static inline void
+shared_stamp(NlVerified *v)
+{
+	v->stamp.key_generation = 0;
+	v->stamp.policy_generation = 0;
+	v->stamp.lists_generation = 0;
+	v->claims = NULL;
+	v->email = NULL;
 }
 
 /* Unlinks entry i of partition p from its hash chain. */
@@ -536,8 +575,9 @@ unlink_entry(int p, int32 i)
 }
 
 /*
- * The entry to reuse in partition p (its lock held exclusively): a free,
- * expired or outdated one, else the first the CLOCK hand finds unreferenced.
+ * The entry to reuse in partition p (its lock held exclusively): a free or
+ * expired one, else the first the CLOCK hand finds unreferenced (one whose
+ * lists answer is old keeps its signature verdict: it stays in the CLOCK).
  * At most two turns of the hand.
  */
 static int32
@@ -556,8 +596,7 @@ victim(SharedPartition *part, int p, TimestampTz now, bool *live)
 			*live = false;
 			return i;
 		}
-		if ((e->has_exp && now >= e->exp_deadline) ||
-			e->epoch != pg_atomic_read_u64(epoch_slot(e->dboid)))
+		if (nl_time_check(&e->v, now) == NL_EXPIRED)
 		{
 			*live = false;
 			return i;
@@ -592,7 +631,9 @@ nl_sharedcache_insert(const NlSharedKey *key, const NlVerified *v, TimestampTz n
 	bool		live = false;
 	bool		fresh = false;
 
-	if (v->result != NL_VALID || v->claims == NULL || !current_context())
+	/* the keys or settings it was made with changed meanwhile: not shared */
+	if (v->result != NL_VALID || v->claims == NULL ||
+		nl_stamp_check(&v->stamp) == NL_OUTDATED || !current_context())
 		return;
 	claims_len = VARSIZE(v->claims);
 	email_len = v->email ? strlen(v->email) + 1 : 0;
@@ -624,18 +665,10 @@ nl_sharedcache_insert(const NlSharedKey *key, const NlVerified *v, TimestampTz n
 	}
 	memcpy(e->token_hash, key->hash, NL_SHA256_LEN);
 	memcpy(e->context, context_digest, NL_SHA256_LEN);
-	e->epoch = v->shared_epoch;
-	e->seq = v->shared_seq;
 	e->dboid = MyDatabaseId;
 	e->token_len = key->len;
-	e->has_exp = v->has_exp;
-	e->exp_deadline = v->exp_deadline;
-	e->has_nbf = v->has_nbf;
-	e->nbf = v->nbf;
-	e->has_sub_uuid = v->has_sub_uuid;
-	e->sub_uuid = v->sub_uuid;
-	e->has_company_uuid = v->has_company_uuid;
-	e->company_uuid = v->company_uuid;
+	e->v = *v;
+	shared_stamp(&e->v);
 	e->claims_len = (uint16) claims_len;
 	e->email_len = (uint16) email_len;
 	memcpy(e->data, v->claims, claims_len);
@@ -656,6 +689,48 @@ nl_sharedcache_insert(const NlSharedKey *key, const NlVerified *v, TimestampTz n
 	pg_atomic_fetch_add_u64(&part->inserts, 1);
 	if (live)
 		pg_atomic_fetch_add_u64(&part->evictions, 1);
+}
+
+/*
+ * A "signature hit" was looked up in the lists again (verify.c): the entry
+ * takes that answer and its stamp, read before the lookup's snapshot, if it
+ * still holds the same token under the same context and its own tag is not
+ * newer (epochs and start sequences only grow).  A revoked or deactivated
+ * answer is kept too: it is the answer while the epoch stays, and a later
+ * change to the lists is looked up again like any other.
+ */
+void
+nl_sharedcache_refresh(const NlSharedKey *key, const NlVerified *v)
+{
+	int			p;
+	SharedPartition *part;
+
+	if (!v->genuine || v->stamp.shared_epoch == 0 ||
+		nl_stamp_check(&v->stamp) == NL_OUTDATED || !current_context())
+		return;
+	part = partition_of(key, &p);
+	LWLockAcquire(part->lock, LW_EXCLUSIVE);
+	for (int32 i = *chain_head(p, key); i >= 0;)
+	{
+		SharedEntry *e = entry_at(p, i);
+
+		if (entry_matches(e, key))
+		{
+			const NlStamp *old = &e->v.stamp;
+
+			if (v->stamp.shared_epoch > old->shared_epoch ||
+				(v->stamp.shared_epoch == old->shared_epoch &&
+				 v->stamp.shared_seq > old->shared_seq))
+			{
+				e->v.result = v->result;
+				e->v.stamp = v->stamp;
+				shared_stamp(&e->v);
+			}
+			break;
+		}
+		i = e->next;
+	}
+	LWLockRelease(part->lock);
 }
 
 /*

@@ -9,11 +9,11 @@
  * not_yet_valid) are not kept; every other verdict of a genuine token
  * (valid, revoked, user_deactivated) keeps its exp and nbf, and verify.c
  * passes every hit through nl_time_check(), so no verdict outlives its
- * token, whatever it was or becomes when the lists are looked up again.  The whole cache is dropped when the keys change (key cache
- * generation) or a verification setting changes (policy generation).  A
- * change to the deactivated users or revocations drops nothing: an entry
- * keeps the lists generation its answer was made under, and verify.c looks
- * the token up again when that is old.  Memory stays bounded: entries are
+ * token, whatever it was or becomes when the lists are looked up again.
+ * Each entry keeps the stamp its answer was made under (nl_stamp_check):
+ * the whole cache is dropped when the keys or a verification setting
+ * change; a change to the deactivated users or revocations drops nothing,
+ * verify.c looks the token up in them again.  Memory stays bounded: entries are
  * capped in number and each is at most about twice nicelogin.max_token_length.
  */
 #include "nicelogin.h"
@@ -41,11 +41,10 @@ static int	nentries = 0;
 static int	capacity = 0;
 static dlist_head lru = DLIST_STATIC_INIT(lru);
 static TokenEntry *last_hit = NULL;
-static uint64 tc_key_generation = 0;
-static uint64 tc_policy_generation = 0;
+static NlStamp tc_stamp;		/* the keys and settings of every entry */
 
-void
-nl_tokencache_reset(void)
+static void
+reset(void)
 {
 	if (tc_cxt == NULL)
 		tc_cxt = AllocSetContextCreate(TopMemoryContext, "nicelogin token cache",
@@ -59,18 +58,15 @@ nl_tokencache_reset(void)
 	while (nbuckets < capacity * 2)
 		nbuckets *= 2;
 	buckets = MemoryContextAllocZero(tc_cxt, sizeof(TokenEntry *) * nbuckets);
-	tc_key_generation = nl_keycache_generation();
-	tc_policy_generation = nl_policy_generation;
+	nl_stamp_take(&tc_stamp);
 }
 
 /* Drops everything when the keys or the settings changed. */
 static inline void
 check_generations(void)
 {
-	if (tc_cxt == NULL ||
-		tc_key_generation != nl_keycache_generation() ||
-		tc_policy_generation != nl_policy_generation)
-		nl_tokencache_reset();
+	if (tc_cxt == NULL || nl_stamp_check(&tc_stamp) == NL_OUTDATED)
+		reset();
 }
 
 static inline NlVerified *
@@ -82,7 +78,7 @@ hit(TokenEntry *e)
 }
 
 NlVerified *
-nl_tokencache_lookup(const char *token, int len)
+nl_tokencache_lookup(const char *token, int len, uint32 *hash)
 {
 	uint32		h;
 
@@ -94,7 +90,7 @@ nl_tokencache_lookup(const char *token, int len)
 	if (last_hit && last_hit->len == len && memcmp(last_hit->token, token, len) == 0)
 		return hit(last_hit);
 
-	h = hash_bytes((const unsigned char *) token, len);
+	h = *hash = hash_bytes((const unsigned char *) token, len);
 	for (TokenEntry *e = buckets[h & (nbuckets - 1)]; e != NULL; e = e->next)
 	{
 		if (e->hash == h && e->len == len && memcmp(e->token, token, len) == 0)
@@ -118,8 +114,9 @@ unlink_entry(TokenEntry *e)
 	pfree(e);
 }
 
+/* hash: from the lookup that missed */
 const NlVerified *
-nl_tokencache_insert(const char *token, int len, const NlVerified *v)
+nl_tokencache_insert(const char *token, int len, uint32 hash, const NlVerified *v)
 {
 	TokenEntry *e;
 	Size		claims_size = v->claims ? VARSIZE(v->claims) : 0;
@@ -130,7 +127,8 @@ nl_tokencache_insert(const char *token, int len, const NlVerified *v)
 	if (v->result == NL_EXPIRED || v->result == NL_NOT_YET_VALID)
 		return v;
 	check_generations();
-	if (capacity == 0)
+	/* made with keys or settings that changed meanwhile: not kept */
+	if (capacity == 0 || nl_stamp_check(&v->stamp) == NL_OUTDATED)
 		return v;
 
 	while (nentries >= capacity)
@@ -156,7 +154,7 @@ nl_tokencache_insert(const char *token, int len, const NlVerified *v)
 	memcpy(p, token, len);
 	e->token = p;
 	e->len = len;
-	e->hash = hash_bytes((const unsigned char *) token, len);
+	e->hash = hash;
 	e->next = buckets[e->hash & (nbuckets - 1)];
 	buckets[e->hash & (nbuckets - 1)] = e;
 	dlist_push_head(&lru, &e->lru);

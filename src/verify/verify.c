@@ -99,6 +99,8 @@ verify_uncached(const char *token, int len, Oid fn_oid, TimestampTz now,
 
 	memset(&scratch, 0, sizeof(scratch));
 	keys = nl_keycache_get(fn_oid);
+	/* before the lists lookup's snapshot: a change seen meanwhile makes it old */
+	nl_stamp_take(&scratch.stamp);
 
 	if (verify_cxt == NULL)
 		verify_cxt = AllocSetContextCreate(TopMemoryContext, "nicelogin verification",
@@ -143,13 +145,8 @@ verify_uncached(const char *token, int len, Oid fn_oid, TimestampTz now,
 		scratch.has_sub_uuid = nl_parse_uuid(claims->sub, &scratch.sub_uuid);
 		scratch.has_company_uuid = nl_parse_uuid(claims->company_id, &scratch.company_uuid);
 		if (check_lists)
-		{
-			/* read before looking up: a change seen meanwhile makes it old */
-			scratch.lists_generation = nl_lists_generation();
-			nl_sharedcache_tag(&scratch.shared_epoch, &scratch.shared_seq);
 			r = nl_lists_check(fn_oid, scratch.has_sub_uuid ? &scratch.sub_uuid : NULL,
 							   claims->jti, claims->sid);
-		}
 	}
 	scratch.result = r;
 	if (tokp)
@@ -178,55 +175,85 @@ string_claim(Jsonb *claims, const char *name)
 }
 
 /*
- * A cached genuine token whose deactivation and revocation answer is older
- * than the last change to those tables: look it up again (no signature
- * check).
+ * A kept genuine token whose deactivation and revocation answer is older
+ * than the last change to those tables (nl_stamp_check): look it up again,
+ * with a fresh stamp and a fresh snapshot; its signature is not checked
+ * again.  The same at both levels of the cache.
  */
 static void
 recheck_lists(NlVerified *v, Oid fn_oid)
 {
-	uint64		generation = nl_lists_generation();
-
+	nl_stamp_take(&v->stamp);
 	v->result = nl_lists_check(fn_oid, v->has_sub_uuid ? &v->sub_uuid : NULL,
 							   string_claim(v->claims, "jti"),
 							   string_claim(v->claims, "sid"));
-	v->lists_generation = generation;
+}
+
+void
+nl_stamp_take(NlStamp *stamp)
+{
+	stamp->key_generation = nl_keycache_generation();
+	stamp->policy_generation = nl_policy_generation;
+	stamp->lists_generation = nl_lists_generation();
+	/* last, with a barrier: before any snapshot taken afterwards */
+	nl_sharedcache_tag(&stamp->shared_epoch, &stamp->shared_seq);
+}
+
+/*
+ * The keys and the settings decide the signature and claims verdict: when
+ * either changed, the answer is outdated.  The lists decide only the rest:
+ * when they changed (this backend's lists generation moved, or a committed
+ * change moved the database's shared epoch, or, where readers move the
+ * epoch, the answer was made before this backend's first shared lookup),
+ * the verdict stands and the lists are looked up again.  A shared entry's
+ * generations are 0 (its context digest matched instead): not compared.
+ */
+NlCurrency
+nl_stamp_check(const NlStamp *made)
+{
+	uint64		epoch;
+	uint64		min_seq;
+
+	if (made->key_generation != 0 &&
+		(made->key_generation != nl_keycache_generation() ||
+		 made->policy_generation != nl_policy_generation))
+		return NL_OUTDATED;
+	if (made->lists_generation != 0 && made->lists_generation != nl_lists_generation())
+		return NL_LISTS_OLD;
+	nl_sharedcache_current(&epoch, &min_seq);
+	if (made->shared_epoch != epoch || made->shared_seq < min_seq)
+		return NL_LISTS_OLD;
+	return NL_CURRENT;
 }
 
 NlResult
-nl_time_check(bool has_exp, TimestampTz exp_deadline, bool has_nbf,
-			  TimestampTz nbf, TimestampTz now)
+nl_time_check(const NlVerified *v, TimestampTz now)
 {
-	if (has_exp && now >= exp_deadline)
+	if (!v->genuine)
+		return v->result;
+	if (v->has_exp && now >= v->exp_deadline)
 		return NL_EXPIRED;
-	if (has_nbf && nl_nbf_pending(nbf, now, nl_policy()))
+	if (v->has_nbf && nl_nbf_pending(v->nbf, now, nl_policy()))
 		return NL_NOT_YET_VALID;
-	return NL_VALID;
+	return v->result;
 }
 
 /*
  * A remembered verdict as it stands at now: a genuine token's verdict
  * (valid, revoked or user_deactivated, as made or as looked up again) gives
  * way to expired or not_yet_valid when the clock says so.  Every answer of
- * nl_verify_token() comes through here.
+ * nl_verify_token() from a cache comes through here.
  */
 static const NlVerified *
 answer_at(const NlVerified *v, TimestampTz now)
 {
 	static NlVerified expired_result = {.result = NL_EXPIRED};
 	static NlVerified not_yet_valid_result = {.result = NL_NOT_YET_VALID};
+	NlResult	r = nl_time_check(v, now);
 
-	if (!v->genuine)
+	if (r == v->result)
 		return v;
-	switch (nl_time_check(v->has_exp, v->exp_deadline, v->has_nbf, v->nbf, now))
-	{
-		case NL_EXPIRED:
-			return &expired_result;
-		case NL_NOT_YET_VALID:
-			return &not_yet_valid_result;
-		default:
-			return v;
-	}
+	return r == NL_EXPIRED ? &expired_result : &not_yet_valid_result;
 }
 
 /*
@@ -246,9 +273,10 @@ counted_verification(const NlVerified *v, const NlToken *tok, int len)
 /*
  * Every answer is counted by its source for nicelogin_stats (stats.c), and
  * a refusal by a full verification goes to nicelogin.log_failures
- * (faillog.c); refusals from the cache are not logged again.  Every answer
- * from a cache goes through answer_at() (exp and nbf at now), after the
- * lists were looked up again if they changed.
+ * (faillog.c); refusals from a cache are not logged again.  A kept answer
+ * whose lists are old (nl_stamp_check) is looked up in them again, at
+ * either level, and every answer from a cache goes through answer_at() (exp
+ * and nbf at now).  The token is hashed at most once per level.
  */
 const NlVerified *
 nl_verify_token(const char *token, int len, Oid fn_oid)
@@ -257,6 +285,7 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 	NlVerified *cached;
 	const NlVerified *v;
 	const NlToken *tok = NULL;
+	uint32		hash = 0;
 
 	if (len > nl_max_token_length)
 		return counted_verification(too_long(), NULL, len);
@@ -264,10 +293,10 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 	/* first: a reload that finds other keys moves the generation the cache checks */
 	nl_accept_invalidations();
 	(void) nl_keycache_get(fn_oid);
-	cached = nl_tokencache_lookup(token, len);
+	cached = nl_tokencache_lookup(token, len, &hash);
 	if (cached)
 	{
-		if (cached->genuine && cached->lists_generation != nl_lists_generation())
+		if (cached->genuine && nl_stamp_check(&cached->stamp) != NL_CURRENT)
 			recheck_lists(cached, fn_oid);
 		v = answer_at(cached, now);
 		nl_stats_answer(NL_STATS_CACHED, v->result);
@@ -278,31 +307,39 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 	if (nl_sharedcache_usable())
 	{
 		NlSharedKey key;
-		uint64		lists_generation;
+		NlStamp		before;
 
 		/* first: every invalidation of the lists must be recognized here */
 		nl_lists_prepare(fn_oid);
-		lists_generation = nl_lists_generation();
+		nl_stamp_take(&before);
 		if (nl_sharedcache_key(token, len, &key))
 		{
-			NlVerified *hit = nl_sharedcache_lookup(&key, now);
+			bool		lists_old;
+			NlVerified *hit = nl_sharedcache_lookup(&key, now, &lists_old);
 
 			if (hit)
 			{
-				hit->lists_generation = lists_generation;
-				v = answer_at(nl_tokencache_insert(token, len, hit), now);
+				if (lists_old)
+				{
+					/* the signature verdict stands: the lists again, for everyone */
+					recheck_lists(hit, fn_oid);
+					nl_sharedcache_refresh(&key, hit);
+				}
+				else
+					hit->stamp = before;
+				v = answer_at(nl_tokencache_insert(token, len, hash, hit), now);
 				nl_stats_answer(NL_STATS_SHARED, v->result);
 				return v;
 			}
 			v = verify_uncached(token, len, fn_oid, now, true, &tok);
 			if (v->result == NL_VALID)
 				nl_sharedcache_insert(&key, v, now);
-			return counted_verification(nl_tokencache_insert(token, len, v), tok, len);
+			return counted_verification(nl_tokencache_insert(token, len, hash, v), tok, len);
 		}
 	}
 
 	v = verify_uncached(token, len, fn_oid, now, true, &tok);
-	return counted_verification(nl_tokencache_insert(token, len, v), tok, len);
+	return counted_verification(nl_tokencache_insert(token, len, hash, v), tok, len);
 }
 
 const NlVerified *

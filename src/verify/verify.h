@@ -84,29 +84,60 @@ extern void nl_lists_prepare(Oid fn_oid);
 extern void nl_lists_relcache_callback(Datum arg, Oid relid);
 
 /* ---------- verify.c: one verification, end to end ---------- */
+/*
+ * What an answer was made under: this backend's generations of the keys,
+ * the verification settings and the lists, and the database's lists epoch
+ * and start sequence of the shared cache (sharedcache.c), read before the
+ * snapshot of the lists lookup.  A shared entry keeps no generation (0):
+ * they count per backend, and its context digest stands for the keys and
+ * the settings.
+ */
+typedef struct NlStamp
+{
+	uint64		key_generation;	/* nl_keycache_generation() */
+	uint64		policy_generation;	/* nl_policy_generation */
+	uint64		lists_generation;	/* nl_lists_generation() */
+	uint64		shared_epoch;	/* 0 without the shared level */
+	uint64		shared_seq;
+} NlStamp;
+
+/* What nl_stamp_check() says of an answer. */
+typedef enum NlCurrency
+{
+	NL_CURRENT,					/* still the answer */
+	NL_LISTS_OLD,				/* the lists changed since: look them up again */
+	NL_OUTDATED					/* the keys or the settings changed: drop it */
+} NlCurrency;
+
+/* The stamp to give an answer made now (before its lists lookup). */
+extern void nl_stamp_take(NlStamp *stamp);
+/* The one "still current?" check of every kept answer, at either level. */
+extern NlCurrency nl_stamp_check(const NlStamp *made);
+
+/*
+ * The verified answer, one struct wherever it is kept: the per-backend
+ * cache's entries, the shared cache's entries (claims and email NULL there,
+ * their bytes after it) and the request's remembered answer.
+ */
 typedef struct NlVerified
 {
 	NlResult	result;
 	/*
 	 * The signature and the claims rules passed: result is NL_VALID,
-	 * NL_USER_DEACTIVATED or NL_REVOKED, the fields below are filled, and
-	 * lists_generation is the nl_lists_generation() the lists answer was
-	 * made under (an older one is looked up again).
+	 * NL_USER_DEACTIVATED or NL_REVOKED, and the fields below are filled.
 	 */
 	bool		genuine;
-	uint64		lists_generation;
-	uint64		shared_epoch;	/* nl_sharedcache_tag() before the lists lookup */
-	uint64		shared_seq;
-	Jsonb	   *claims;			/* genuine tokens only */
 	bool		has_sub_uuid;
-	pg_uuid_t	sub_uuid;
 	bool		has_company_uuid;
-	pg_uuid_t	company_uuid;
-	char	   *email;
-	TimestampTz exp_deadline;	/* valid until (exp + leeway) */
 	bool		has_exp;
 	bool		has_nbf;
+	NlStamp		stamp;			/* see nl_stamp_check() */
+	pg_uuid_t	sub_uuid;
+	pg_uuid_t	company_uuid;
+	TimestampTz exp_deadline;	/* valid until (exp + leeway) */
 	TimestampTz nbf;			/* not valid before (minus the leeway) */
+	Jsonb	   *claims;			/* genuine tokens only */
+	char	   *email;
 } NlVerified;
 
 /*
@@ -129,10 +160,10 @@ extern bool nl_parse_uuid(const char *s, pg_uuid_t *out);
  * path made or changed it (a refusal lifted when the lists changed, say).
  * A genuine token past exp (with the leeway) is NL_EXPIRED, one before nbf
  * (with the leeway) NL_NOT_YET_VALID, as nl_claims_check() decides; else
- * NL_VALID.  exp_deadline saturates (nl_exp_deadline): nothing wraps.
+ * the verdict as it was made.  exp_deadline saturates (nl_exp_deadline):
+ * nothing wraps.
  */
-extern NlResult nl_time_check(bool has_exp, TimestampTz exp_deadline,
-							  bool has_nbf, TimestampTz nbf, TimestampTz now);
+extern NlResult nl_time_check(const NlVerified *v, TimestampTz now);
 
 /* ---------- request.c ---------- */
 /*
@@ -150,10 +181,14 @@ extern const char *nl_token_normalize(const char *value, int len, int *outlen,
 									  bool *bearer);
 
 /* ---------- tokencache.c ---------- */
-/* The cached verdict, as it was made: the caller applies nl_time_check(). */
-extern NlVerified *nl_tokencache_lookup(const char *token, int len);
-extern const NlVerified *nl_tokencache_insert(const char *token, int len, const NlVerified *v);
-extern void nl_tokencache_reset(void);
+/*
+ * The cached verdict, as it was made: the caller applies nl_stamp_check()
+ * and nl_time_check().  On a miss, *hash is the token's hash for the insert
+ * (the token is hashed once).
+ */
+extern NlVerified *nl_tokencache_lookup(const char *token, int len, uint32 *hash);
+extern const NlVerified *nl_tokencache_insert(const char *token, int len, uint32 hash,
+											  const NlVerified *v);
 
 /* ---------- sharedcache.c ---------- */
 /* Claims (jsonb) and email of a shared entry, at most; larger ones are not shared. */
@@ -176,9 +211,12 @@ extern bool nl_sharedcache_usable(void);
 extern void nl_sharedcache_bump(void);
 extern void nl_sharedcache_note_change(void);
 extern void nl_sharedcache_tag(uint64 *epoch, uint64 *seq);
+extern void nl_sharedcache_current(uint64 *epoch, uint64 *min_seq);
 extern bool nl_sharedcache_key(const char *token, int len, NlSharedKey *key);
-extern NlVerified *nl_sharedcache_lookup(const NlSharedKey *key, TimestampTz now);
+extern NlVerified *nl_sharedcache_lookup(const NlSharedKey *key, TimestampTz now,
+										 bool *lists_old);
 extern void nl_sharedcache_insert(const NlSharedKey *key, const NlVerified *v,
 								  TimestampTz now);
+extern void nl_sharedcache_refresh(const NlSharedKey *key, const NlVerified *v);
 
 #endif							/* NL_VERIFY_H */
