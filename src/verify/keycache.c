@@ -153,7 +153,7 @@ load_cache(const NlExtension *ext)
 }
 
 const NlKeySet *
-nl_keycache_get(Oid fn_oid)
+nl_keycache_get(void)
 {
 	if (cache_cxt == NULL)
 		cache_cxt = AllocSetContextCreate(TopMemoryContext, "nicelogin key cache",

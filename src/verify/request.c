@@ -318,7 +318,7 @@ current_request(FunctionCallInfo fcinfo)
 
 	/* pending invalidations are resolved first (the generations may move) */
 	nl_accept_invalidations();
-	(void) nl_keycache_get(fcinfo->flinfo->fn_oid);
+	(void) nl_keycache_get();
 	if (!request_state_current())
 	{
 		if (req_cxt == NULL)
@@ -341,8 +341,7 @@ current_request(FunctionCallInfo fcinfo)
 		req.answer.result = NL_MALFORMED;	/* no token: no identity */
 		if (token != NULL)
 		{
-			const NlVerified *v = nl_verify_token(token, strlen(token),
-												  fcinfo->flinfo->fn_oid);
+			const NlVerified *v = nl_verify_token(token, strlen(token));
 
 			req.answer = *v;
 			req.answer.claims = NULL;

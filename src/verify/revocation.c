@@ -115,7 +115,7 @@ nl_lists_relcache_callback(Datum arg, Oid relid)
  * them.
  */
 void
-nl_lists_prepare(Oid fn_oid)
+nl_lists_prepare(void)
 {
 	uint64		changes = relid_changes;
 	NlExtension ext;
@@ -212,7 +212,7 @@ pkey_done(PkeyProbe *probe)
 }
 
 NlResult
-nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti, const char *sid)
+nl_lists_check(const pg_uuid_t *sub, const char *jti, const char *sid)
 {
 	Snapshot	snap;
 	NlResult	r = NL_VALID;
@@ -221,7 +221,7 @@ nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti, const char *si
 	PkeyProbe	users = {0};
 	PkeyProbe	revoked = {0};
 
-	nl_lists_prepare(fn_oid);
+	nl_lists_prepare();
 	deactivated = deactivated_relid;
 	revocations = revocations_relid;
 
@@ -290,7 +290,7 @@ claim(Jsonb *claims, const char *name)
  * value that is empty or over NL_MAX_JTI_LEN.
  */
 static bool
-store_revocation(Oid fn_oid, const char *kind, const NlVerified *v, const char *claim_name)
+store_revocation(const char *kind, const NlVerified *v, const char *claim_name)
 {
 	JsonbValue *value = claim(v->claims, claim_name);
 	JsonbValue *exp = claim(v->claims, "exp");
@@ -363,10 +363,10 @@ nicelogin_revoke_token(PG_FUNCTION_ARGS)
 	const NlVerified *v;
 
 	/* normalised as the verification functions do */
-	v = nl_verify_signed_token(token, len, fcinfo->flinfo->fn_oid);
+	v = nl_verify_signed_token(token, len);
 	if (v->result != NL_VALID)
 		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(store_revocation(fcinfo->flinfo->fn_oid, "jti", v, "jti"));
+	PG_RETURN_BOOL(store_revocation("jti", v, "jti"));
 }
 
 /*
@@ -386,12 +386,12 @@ nicelogin_revoke_current_session(PG_FUNCTION_ARGS)
 
 	if (token == NULL)
 		PG_RETURN_BOOL(false);
-	v = nl_verify_signed_token(token, strlen(token), fcinfo->flinfo->fn_oid);
+	v = nl_verify_signed_token(token, strlen(token));
 	if (v->result != NL_VALID)
 		PG_RETURN_BOOL(false);
-	if (store_revocation(fcinfo->flinfo->fn_oid, "sid", v, "sid"))
+	if (store_revocation("sid", v, "sid"))
 		PG_RETURN_BOOL(true);
-	PG_RETURN_BOOL(store_revocation(fcinfo->flinfo->fn_oid, "jti", v, "jti"));
+	PG_RETURN_BOOL(store_revocation("jti", v, "jti"));
 }
 
 /*

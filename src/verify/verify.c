@@ -88,7 +88,7 @@ verification_time(void)
  * failure log, valid until the next call.
  */
 static const NlVerified *
-verify_uncached(const char *token, int len, Oid fn_oid, TimestampTz now,
+verify_uncached(const char *token, int len, TimestampTz now,
 				bool check_lists, const NlToken **tokp)
 {
 	const NlPolicy *policy = nl_policy();
@@ -98,7 +98,7 @@ verify_uncached(const char *token, int len, Oid fn_oid, TimestampTz now,
 	NlResult	r;
 
 	memset(&scratch, 0, sizeof(scratch));
-	keys = nl_keycache_get(fn_oid);
+	keys = nl_keycache_get();
 	/* before the lists lookup's snapshot: a change seen meanwhile makes it old */
 	nl_stamp_take(&scratch.stamp);
 
@@ -145,7 +145,7 @@ verify_uncached(const char *token, int len, Oid fn_oid, TimestampTz now,
 		scratch.has_sub_uuid = nl_parse_uuid(claims->sub, &scratch.sub_uuid);
 		scratch.has_company_uuid = nl_parse_uuid(claims->company_id, &scratch.company_uuid);
 		if (check_lists)
-			r = nl_lists_check(fn_oid, scratch.has_sub_uuid ? &scratch.sub_uuid : NULL,
+			r = nl_lists_check(scratch.has_sub_uuid ? &scratch.sub_uuid : NULL,
 							   claims->jti, claims->sid);
 	}
 	scratch.result = r;
@@ -181,10 +181,10 @@ string_claim(Jsonb *claims, const char *name)
  * again.  The same at both levels of the cache.
  */
 static void
-recheck_lists(NlVerified *v, Oid fn_oid)
+recheck_lists(NlVerified *v)
 {
 	nl_stamp_take(&v->stamp);
-	v->result = nl_lists_check(fn_oid, v->has_sub_uuid ? &v->sub_uuid : NULL,
+	v->result = nl_lists_check(v->has_sub_uuid ? &v->sub_uuid : NULL,
 							   string_claim(v->claims, "jti"),
 							   string_claim(v->claims, "sid"));
 }
@@ -279,7 +279,7 @@ counted_verification(const NlVerified *v, const NlToken *tok, int len)
  * and nbf at now).  The token is hashed at most once per level.
  */
 const NlVerified *
-nl_verify_token(const char *token, int len, Oid fn_oid)
+nl_verify_token(const char *token, int len)
 {
 	TimestampTz now = verification_time();
 	NlVerified *cached;
@@ -292,12 +292,12 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 
 	/* first: a reload that finds other keys moves the generation the cache checks */
 	nl_accept_invalidations();
-	(void) nl_keycache_get(fn_oid);
+	(void) nl_keycache_get();
 	cached = nl_tokencache_lookup(token, len, &hash);
 	if (cached)
 	{
 		if (cached->genuine && nl_stamp_check(&cached->stamp) != NL_CURRENT)
-			recheck_lists(cached, fn_oid);
+			recheck_lists(cached);
 		v = answer_at(cached, now);
 		nl_stats_answer(NL_STATS_CACHED, v->result);
 		return v;
@@ -310,7 +310,7 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 		NlStamp		before;
 
 		/* first: every invalidation of the lists must be recognized here */
-		nl_lists_prepare(fn_oid);
+		nl_lists_prepare();
 		nl_stamp_take(&before);
 		if (nl_sharedcache_key(token, len, &key))
 		{
@@ -322,7 +322,7 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 				if (lists_old)
 				{
 					/* the signature verdict stands: the lists again, for everyone */
-					recheck_lists(hit, fn_oid);
+					recheck_lists(hit);
 					nl_sharedcache_refresh(&key, hit);
 				}
 				else
@@ -331,23 +331,23 @@ nl_verify_token(const char *token, int len, Oid fn_oid)
 				nl_stats_answer(NL_STATS_SHARED, v->result);
 				return v;
 			}
-			v = verify_uncached(token, len, fn_oid, now, true, &tok);
+			v = verify_uncached(token, len, now, true, &tok);
 			if (v->result == NL_VALID)
 				nl_sharedcache_insert(&key, v, now);
 			return counted_verification(nl_tokencache_insert(token, len, hash, v), tok, len);
 		}
 	}
 
-	v = verify_uncached(token, len, fn_oid, now, true, &tok);
+	v = verify_uncached(token, len, now, true, &tok);
 	return counted_verification(nl_tokencache_insert(token, len, hash, v), tok, len);
 }
 
 const NlVerified *
-nl_verify_signed_token(const char *token, int len, Oid fn_oid)
+nl_verify_signed_token(const char *token, int len)
 {
 	if (len > nl_max_token_length)
 		return too_long();
-	return verify_uncached(token, len, fn_oid, verification_time(), false, NULL);
+	return verify_uncached(token, len, verification_time(), false, NULL);
 }
 
 /*
@@ -370,7 +370,7 @@ verify_arg(FunctionCallInfo fcinfo)
 	int			len;
 	const char *token = token_arg(fcinfo, &len);
 
-	return nl_verify_token(token, len, fcinfo->flinfo->fn_oid);
+	return nl_verify_token(token, len);
 }
 
 /* A copy of a jsonb in the caller's memory. */

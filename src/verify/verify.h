@@ -48,10 +48,9 @@ extern Jsonb *nl_jwk_public(JsonbContainer *jwk);
 /* ---------- keycache.c ---------- */
 /*
  * The stored key set, loaded on first use after a change to the key table
- * (found through pg_extension, a member of the extension; fn_oid, the
- * calling SQL function, is not needed for that any more).
+ * (found through pg_extension, a member of the extension).
  */
-extern const NlKeySet *nl_keycache_get(Oid fn_oid);
+extern const NlKeySet *nl_keycache_get(void);
 /* Generation of the cached keys; changes whenever they are dropped. */
 extern uint64 nl_keycache_generation(void);
 /* SHA-256 of the text the cached keys were parsed from (NL_SHA256_LEN bytes), or NULL. */
@@ -71,7 +70,7 @@ extern void nl_accept_invalidations(void);
  * deactivated users and revocations: NL_USER_DEACTIVATED, NL_REVOKED or
  * NL_VALID.  Index probes with the latest snapshot, in a transaction.
  */
-extern NlResult nl_lists_check(Oid fn_oid, const pg_uuid_t *sub, const char *jti,
+extern NlResult nl_lists_check(const pg_uuid_t *sub, const char *jti,
 							   const char *sid);
 /* Generation of the answers about those tables; bumped by any change to them. */
 extern uint64 nl_lists_generation(void);
@@ -79,7 +78,7 @@ extern uint64 nl_lists_generation(void);
  * Looks the tables' OIDs up if they are not known, so that this backend
  * recognizes every invalidation of them (before a shared cache lookup).
  */
-extern void nl_lists_prepare(Oid fn_oid);
+extern void nl_lists_prepare(void);
 /* Relcache callback (registered in _PG_init): a change of either table. */
 extern void nl_lists_relcache_callback(Datum arg, Oid relid);
 
@@ -144,13 +143,13 @@ typedef struct NlVerified
  * Verifies a JWT against the stored keys, using and filling the token cache.
  * The result points into cache memory and is valid until the next call.
  */
-extern const NlVerified *nl_verify_token(const char *token, int len, Oid fn_oid);
+extern const NlVerified *nl_verify_token(const char *token, int len);
 /*
  * The same without the token cache and without the deactivation and
  * revocation lists: NL_VALID means the token is genuine (signed by a stored
  * key) and within its claims rules.  For functions that act on a token.
  */
-extern const NlVerified *nl_verify_signed_token(const char *token, int len, Oid fn_oid);
+extern const NlVerified *nl_verify_signed_token(const char *token, int len);
 extern bool nl_parse_uuid(const char *s, pg_uuid_t *out);
 
 /*
