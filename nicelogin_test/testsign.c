@@ -22,7 +22,6 @@
 #include "compat.h"
 #include "extension.h"
 #include "jose/jose.h"
-#include "admin/admin.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>

@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 
+#include "utils/guc_tables.h"
 #include "utils/jsonb.h"
 
 /*
@@ -70,5 +71,26 @@ nl_jsonb_finish(NlJsonbState *ps, JsonbIteratorToken end)
 	return pushJsonbValue(ps, end, NULL);
 }
 #endif
+
+/*
+ * A setting's record (utils/guc_tables.h), or NULL.  PostgreSQL 16 exports
+ * find_option(); 15 exports only the array of every setting
+ * (get_guc_variables(), GetNumConfigOptions()).
+ */
+static inline struct config_generic *
+nl_find_setting_record(const char *name)
+{
+#if PG_VERSION_NUM >= 160000
+	return find_option(name, false, true, ERROR);
+#else
+	struct config_generic **vars = get_guc_variables();
+	int			n = GetNumConfigOptions();
+
+	for (int i = 0; i < n; i++)
+		if (pg_strcasecmp(vars[i]->name, name) == 0)
+			return vars[i];
+	return NULL;
+#endif
+}
 
 #endif							/* NL_COMPAT_H */

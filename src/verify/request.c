@@ -154,9 +154,7 @@ bearer_token(const char *value)
 
 /*
  * The GUC record of request.headers, found once (nicelogin defines it in
- * _PG_init, so the record stays where it is).  The one place that depends
- * on the major: PostgreSQL 16 exports find_option(); 15 exports only the
- * array of every setting (get_guc_variables(), GetNumConfigOptions()).
+ * _PG_init, so the record stays where it is).
  */
 static struct config_generic *
 headers_guc(void)
@@ -165,21 +163,7 @@ headers_guc(void)
 
 	if (rec == NULL)
 	{
-#if PG_VERSION_NUM >= 160000
-		rec = find_option("request.headers", false, true, ERROR);
-#else
-		struct config_generic **vars = get_guc_variables();
-		int			n = GetNumConfigOptions();
-
-		for (int i = 0; i < n; i++)
-		{
-			if (pg_strcasecmp(vars[i]->name, "request.headers") == 0)
-			{
-				rec = vars[i];
-				break;
-			}
-		}
-#endif
+		rec = nl_find_setting_record("request.headers");
 		if (rec == NULL || rec->vartype != PGC_STRING)
 			elog(ERROR, "request.headers is not defined");
 	}
