@@ -34,7 +34,8 @@
 
 static MemoryContext cache_cxt = NULL;	/* everything loaded lives here */
 static bool cache_valid = false;
-static uint64 cache_generation = 1;
+/* read through nl_keycache_generation() (verify.h); written here only */
+uint64		nl_keycache_generation_value = 1;
 
 static Oid	keys_relid = InvalidOid;
 
@@ -56,12 +57,6 @@ nl_keycache_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == keys_relid)
 		cache_valid = false;
-}
-
-uint64
-nl_keycache_generation(void)
-{
-	return cache_generation;
 }
 
 /* NULL when there is none (no keys loaded, or OpenSSL failed). */
@@ -134,7 +129,7 @@ load_cache(const NlExtension *ext)
 	cached_keys = NULL;
 	cached_text = NULL;
 	cached_digest_ok = false;
-	cache_generation++;
+	nl_keycache_generation_value++;
 
 	cached_keys = nl_keyset_load(jwks_text, cache_cxt, false, false, false, &emsg, &edetail);
 	if (cached_keys == NULL)
@@ -184,7 +179,7 @@ nl_keycache_get(void)
 			cached_keys = NULL;
 			cached_text = NULL;
 			cached_digest_ok = false;
-			cache_generation++;
+			nl_keycache_generation_value++;
 			PG_RE_THROW();
 		}
 		PG_END_TRY();

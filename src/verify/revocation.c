@@ -62,7 +62,8 @@ PG_FUNCTION_INFO_V1(nicelogin_purge_before);
 /* Expired revocations purged by each revoking call, at most. */
 #define NL_PURGE_BATCH 100
 
-static uint64 lists_generation = 1;
+/* read through nl_lists_generation() (verify.h); written here only */
+uint64		nl_lists_generation_value = 1;
 static Oid	deactivated_relid = InvalidOid;
 static Oid	revocations_relid = InvalidOid;
 /* the OIDs are looked up again while these differ (a lookup that fails leaves them so) */
@@ -94,7 +95,7 @@ nl_lists_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == deactivated_relid || relid == revocations_relid)
 	{
-		lists_generation++;
+		nl_lists_generation_value++;
 		relid_changes++;
 		nl_sharedcache_bump();
 	}
@@ -141,18 +142,13 @@ nl_lists_prepare(void)
 			missed = true;
 	if (missed || unknown_overflow)
 	{
-		lists_generation++;
+		nl_lists_generation_value++;
 		nl_sharedcache_bump();
 	}
 	n_unknown_relids = 0;
 	unknown_overflow = false;
 }
 
-uint64
-nl_lists_generation(void)
-{
-	return lists_generation;
-}
 
 /*
  * Probes of one table's primary key index under one snapshot: the table,

@@ -65,7 +65,7 @@ reset(void)
 static inline void
 check_generations(void)
 {
-	if (tc_cxt == NULL || nl_stamp_check(&tc_stamp) == NL_OUTDATED)
+	if (tc_cxt == NULL || nl_stamp_outdated(&tc_stamp))
 		reset();
 }
 
@@ -128,7 +128,7 @@ nl_tokencache_insert(const char *token, int len, uint32 hash, const NlVerified *
 		return v;
 	check_generations();
 	/* made with keys or settings that changed meanwhile: not kept */
-	if (capacity == 0 || nl_stamp_check(&v->stamp) == NL_OUTDATED)
+	if (capacity == 0 || nl_stamp_outdated(&v->stamp))
 		return v;
 
 	while (nentries >= capacity)

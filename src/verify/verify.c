@@ -214,9 +214,7 @@ nl_stamp_check(const NlStamp *made)
 	uint64		epoch;
 	uint64		min_seq;
 
-	if (made->key_generation != 0 &&
-		(made->key_generation != nl_keycache_generation() ||
-		 made->policy_generation != nl_policy_generation))
+	if (nl_stamp_outdated(made))
 		return NL_OUTDATED;
 	if (made->lists_generation != 0 && made->lists_generation != nl_lists_generation())
 		return NL_LISTS_OLD;

@@ -18,6 +18,7 @@
 #include "utils/uuid.h"
 
 #include "jose/jose.h"
+#include "nicelogin.h"
 
 /* ---------- josebridge.c: the JOSE core in the server ---------- */
 /* The claims rules of the nicelogin.* settings, as they are now. */
@@ -52,7 +53,12 @@ extern Jsonb *nl_jwk_public(JsonbContainer *jwk);
  */
 extern const NlKeySet *nl_keycache_get(void);
 /* Generation of the cached keys; changes whenever they are dropped. */
-extern uint64 nl_keycache_generation(void);
+extern PGDLLIMPORT uint64 nl_keycache_generation_value;
+static inline uint64
+nl_keycache_generation(void)
+{
+	return nl_keycache_generation_value;
+}
 /* SHA-256 of the text the cached keys were parsed from (NL_SHA256_LEN bytes), or NULL. */
 extern const uint8 *nl_keycache_digest(void);
 /* Relcache callback (registered in _PG_init): marks the cache stale. */
@@ -73,7 +79,12 @@ extern void nl_accept_invalidations(void);
 extern NlResult nl_lists_check(const pg_uuid_t *sub, const char *jti,
 							   const char *sid);
 /* Generation of the answers about those tables; bumped by any change to them. */
-extern uint64 nl_lists_generation(void);
+extern PGDLLIMPORT uint64 nl_lists_generation_value;
+static inline uint64
+nl_lists_generation(void)
+{
+	return nl_lists_generation_value;
+}
 /*
  * Looks the tables' OIDs up if they are not known, so that this backend
  * recognizes every invalidation of them (before a shared cache lookup).
@@ -111,6 +122,17 @@ typedef enum NlCurrency
 /* The stamp to give an answer made now (before its lists lookup). */
 extern void nl_stamp_take(NlStamp *stamp);
 /* The one "still current?" check of every kept answer, at either level. */
+/*
+ * The first half of nl_stamp_check(), for a cache that only drops: were the
+ * keys or the verification settings changed since the stamp was taken?
+ */
+static inline bool
+nl_stamp_outdated(const NlStamp *made)
+{
+	return made->key_generation != 0 &&
+		(made->key_generation != nl_keycache_generation() ||
+		 made->policy_generation != nl_policy_generation);
+}
 extern NlCurrency nl_stamp_check(const NlStamp *made);
 
 /*
