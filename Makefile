@@ -46,7 +46,7 @@ OBJS = \
 DATA         = $(wildcard nicelogin--*.sql) $(wildcard nicelogin--*.control)
 PGFILEDESC   = "nicelogin - JWT verification against a stored JWKS"
 
-REGRESS      = setup verify keys privileges wycheproof request rls_example cached_time limits revoke lists stats postgrest upgrade token_sources rls_audit
+REGRESS      = setup verify keys privileges wycheproof request rls_example cached_time limits revoke lists stats postgrest upgrade token_sources rls_audit encoding
 ISOLATION    = key_change long_transaction
 TAP_TESTS    = 1
 # make installcheck-api's: the tests that need the stand-in NiceLogin API server (setup first:

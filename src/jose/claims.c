@@ -30,8 +30,35 @@
 #define NL_MAX_UNIX_TIME (9224318016000.0)	/* 294277-01-01 */
 
 /*
+ * Do the four characters at s, the hex digits of a \u escape, name an ASCII
+ * character?  Bad digits count as ASCII: the lexer refuses them itself,
+ * with an error code.
+ */
+static bool
+escape_is_ascii(const char *s)
+{
+	int			v = 0;
+
+	for (int k = 0; k < 4; k++)
+	{
+		char		h = s[k];
+
+		if (h >= '0' && h <= '9')
+			v = v * 16 + (h - '0');
+		else if (h >= 'a' && h <= 'f')
+			v = v * 16 + (h - 'a' + 10);
+		else if (h >= 'A' && h <= 'F')
+			v = v * 16 + (h - 'A' + 10);
+		else
+			return true;
+	}
+	return v < 0x80;
+}
+
+/*
  * Cheap checks before parsing: valid UTF-8 without NUL, an object at the top,
- * nesting no deeper than NL_MAX_JSON_DEPTH.  Brackets inside strings are
+ * nesting no deeper than NL_MAX_JSON_DEPTH; outside UTF-8, nothing
+ * beyond ASCII, raw or escaped.  Brackets inside strings are
  * skipped; whatever else is wrong is left to the parser.
  */
 static bool
@@ -40,11 +67,12 @@ json_prescan(const char *buf, int len)
 	int			depth = 0;
 	bool		in_string = false;
 	int			i = 0;
+	bool		utf8 = nl_server_encoding() == PG_UTF8;
 
 	if (pg_encoding_verifymbstr(PG_UTF8, buf, len) != len)
 		return false;
 	/* in another server encoding, only ASCII passes through unchanged */
-	if (nl_server_encoding() != PG_UTF8 && nl_server_encoding() != PG_SQL_ASCII)
+	if (!utf8 && nl_server_encoding() != PG_SQL_ASCII)
 	{
 		for (int j = 0; j < len; j++)
 			if (IS_HIGHBIT_SET(buf[j]))
@@ -65,6 +93,15 @@ json_prescan(const char *buf, int len)
 
 		if (in_string)
 		{
+			/*
+			 * Outside UTF-8, the server's JSON lexer converts a \u escape of
+			 * a character beyond ASCII to the server encoding and raises when
+			 * it cannot (any such character in SQL_ASCII, most in LATIN1):
+			 * refuse the text first, as for raw non-ASCII bytes above.
+			 */
+			if (c == '\\' && !utf8 && i + 5 < len && buf[i + 1] == 'u' &&
+				!escape_is_ascii(buf + i + 2))
+				return false;
 			if (c == '\\')
 				i++;
 			else if (c == '"')
