@@ -17,6 +17,13 @@ Substitutions, the only changes made to a snippet before it runs:
   '…'-literals     a single-quoted literal holding "…" (an elided value): the psql variable the
                    test names (the fixture key set, say)
 
+A psql snippet that takes a token in `\set token '…'` gets a fixture token there (with_token).
+
+It also checks the links between the pages (README.md, CHANGELOG.md, examples/README.md, doc/*.md):
+every relative link names a file of the tree and, with an anchor, a heading of that page
+(GitHub's anchors); no table row stands alone after a paragraph; every README section that
+examples/README.md names in quotes exists.
+
 Every snippet installs and calls the extension as the README recommends (schema nicelogin, names
 schema-qualified): the test databases have the extension in schema nicelogin and NOT on the
 search_path, so an unqualified call fails.
@@ -56,12 +63,13 @@ def psql_cmd(db):
     return cmd
 
 
-def psql(db, sql, variables=None, expect_error=None):
-    """Run sql in db; return stdout.  expect_error: a regex the error output must match."""
+def psql(db, sql, variables=None, expect_error=None, cwd="/"):
+    """Run sql in db; return stdout.  expect_error: a regex the error output must match.
+    cwd: the folder psql runs in (a snippet's `cat FILE`)."""
     cmd = psql_cmd(db)
     for k, v in (variables or {}).items():
         cmd += ["-v", "%s=%s" % (k, v)]
-    p = subprocess.run(cmd, input=sql, capture_output=True, text=True, cwd="/")
+    p = subprocess.run(cmd, input=sql, capture_output=True, text=True, cwd=cwd)
     if expect_error is not None:
         if p.returncode == 0 or not re.search(expect_error, p.stderr):
             raise Failure("expected an error matching %r, got status %d:\n%s%s"
@@ -107,6 +115,20 @@ def substitute(sql, ellipsis_var=None):
         out, n = re.subn(r"'(?:[^']|'')*…(?:[^']|'')*'", ":'%s'" % ellipsis_var, out)
         check(n > 0, "the snippet has no '…' literal to fill in")
     return out
+
+
+PSQL_TOKEN = re.compile(r"^\\set token '…'$", re.M)
+
+
+def with_token(sql, tok):
+    """A psql snippet's `\set token '…'` line (exactly one) with a real token in place of '…'."""
+    check(len(PSQL_TOKEN.findall(sql)) == 1, "the snippet has no single line \\set token '…'")
+    return PSQL_TOKEN.sub(lambda m: "\\set token '%s'" % tok, sql)
+
+
+def rows_of(out, bars):
+    """The output lines with that many '|' (rows of that many columns)."""
+    return [l for l in out.splitlines() if l.count("|") == bars]
 
 
 def split_at(sql, marker):
@@ -193,20 +215,28 @@ def t_opening(sql):
 
 
 def t_install(sql):
+    """As printed, on a cluster where the role app does not exist yet: it makes app, a login role
+    that owns nothing and that RLS applies to, which can verify tokens."""
     db = "nl_readme_install"
     fresh_db(db)
-    ensure_role("app")
-    try:
-        psql(db, sql)
-        check(one(db, "SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'nicelogin';")
-              == "nicelogin", "the extension is not in schema nicelogin")
-        check(one(db, "SELECT has_schema_privilege('app', 'nicelogin', 'USAGE');") == "t",
-              "app has no USAGE on the schema")
-        psql(db, "SELECT nicelogin.nicelogin_set_jwks(:'jwks');\n", {"jwks": JWKS})
-        out = one(db, "SET ROLE app;\nSELECT nicelogin.nicelogin_check(:'t');", {"t": TOKENS["rs256"]})
-        check(out == "valid", "app cannot verify a token: %r" % out)
-    finally:
-        drop_db(db)
+    with moved_role("app"):
+        try:
+            install_checks(db, sql)
+        finally:
+            drop_db(db)
+
+
+def install_checks(db, sql):
+    psql(db, sql)
+    check(one(db, "SELECT rolcanlogin AND NOT rolsuper AND NOT rolbypassrls FROM pg_roles WHERE rolname = 'app';")
+          == "t", "app is not a login role that RLS applies to")
+    check(one(db, "SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'nicelogin';")
+          == "nicelogin", "the extension is not in schema nicelogin")
+    check(one(db, "SELECT has_schema_privilege('app', 'nicelogin', 'USAGE');") == "t",
+          "app has no USAGE on the schema")
+    psql(db, "SELECT nicelogin.nicelogin_set_jwks(:'jwks');\n", {"jwks": JWKS})
+    out = one(db, "SET ROLE app;\nSELECT nicelogin.nicelogin_check(:'t');", {"t": TOKENS["rs256"]})
+    check(out == "valid", "app cannot verify a token: %r" % out)
 
 
 def t_getting_started_keys(sql):
@@ -222,18 +252,29 @@ def t_getting_started_keys(sql):
 
 
 def t_getting_started_policy(sql):
-    """The policy as printed; what it does is checked by the request snippet that follows."""
+    """The policy as printed after the README's install (which makes app); what it does is checked
+    by the request snippets that follow.  Where app does not exist, it fails and leaves nothing
+    (no table with RLS on and no policy)."""
     db = "nl_readme_gs_policy"
-    schema_db(db)
-    ensure_role("app")
-    try:
-        psql(db, sql)
-        check(one(db, "SELECT relrowsecurity FROM pg_class WHERE relname = 'invoices';") == "t",
-              "RLS is not enabled on invoices")
-        check(one(db, "SELECT relowner::regrole FROM pg_class WHERE relname = 'invoices';") != "app",
-              "app owns the table")
-    finally:
-        drop_db(db)
+    fresh_db(db)
+    with moved_role("app"):
+        try:
+            psql(db, INSTALL)
+            psql(db, sql, expect_error='role "app" does not exist')
+            check(one(db, "SELECT count(*) FROM pg_class WHERE relname = 'invoices';") == "0",
+                  "the failed snippet left the table invoices behind")
+            drop_db(db)
+            fresh_db(db)
+            psql(db, snippet("install"))
+            psql(db, sql)
+            check(one(db, "SELECT relrowsecurity FROM pg_class WHERE relname = 'invoices';") == "t",
+                  "RLS is not enabled on invoices")
+            check(one(db, "SELECT relowner::regrole FROM pg_class WHERE relname = 'invoices';") != "app",
+                  "app owns the table")
+            check(one(db, "SELECT count(*) FROM pg_policy WHERE polrelid = 'invoices'::regclass;") == "1",
+                  "no policy on invoices")
+        finally:
+            drop_db(db)
 
 
 def t_multitenant_excerpt(sql):
@@ -248,26 +289,58 @@ def t_request(sql):
     """The README's install, key and policy, then the request as app: Acme's rows only, an insert
     into Acme, and no token after the transaction."""
     db = "nl_readme_request"
+    with moved_role("app"):
+        try:
+            getting_started_db(db)
+            request_checks(db, sql)
+        finally:
+            drop_db(db)
+
+
+def request_checks(db, sql):
+    out = psql(db, "SET ROLE app;\n" + substitute(sql), {"p1": TOKENS["rs256"]})
+    rows = [l.split("|")[2] for l in out.splitlines() if l.count("|") == 3]
+    check(rows == ["acme 1"], "app saw %r, want Acme's invoice only" % rows)
+    check(one(db, "SELECT company_id FROM invoices WHERE customer = 'Initech';") == ACME,
+          "the insert did not land in the token's tenant")
+    out = psql(db, "SET ROLE app;\n" + substitute(sql) + "SELECT count(*) AS after FROM invoices;\n",
+               {"p1": TOKENS["bob"]})
+    check(out.strip().splitlines()[-1] == "0", "the token outlived its transaction: %r" % out)
+    psql(db, "SET ROLE app;\n" + substitute(sql), {"p1": TOKENS["rs256_bad_sig"]},
+         expect_error="violates row-level security policy")
+
+
+def getting_started_db(db):
+    """A new database after Installation and Getting started as printed (the install snippet makes
+    app: run it inside moved_role("app")), the fixture keys
+    in place of NiceLogin's, and an invoice of each tenant."""
     fresh_db(db)
-    ensure_role("app")
-    try:
-        psql(db, snippet("install"))
-        psql(db, "SELECT nicelogin.nicelogin_set_jwks(:'jwks');\n", {"jwks": JWKS})
-        psql(db, snippet("getting-started-policy"))
-        psql(db, "INSERT INTO invoices (company_id, customer, amount) VALUES ('%s', 'acme 1', 1), ('%s', 'globex 1', 2);\n"
-                 % (ACME, GLOBEX))
-        out = psql(db, "SET ROLE app;\n" + substitute(sql), {"p1": TOKENS["rs256"]})
-        rows = [l.split("|")[2] for l in out.splitlines() if l.count("|") == 3]
-        check(rows == ["acme 1"], "app saw %r, want Acme's invoice only" % rows)
-        check(one(db, "SELECT company_id FROM invoices WHERE customer = 'Initech';") == ACME,
-              "the insert did not land in the token's tenant")
-        out = psql(db, "SET ROLE app;\n" + substitute(sql) + "SELECT count(*) AS after FROM invoices;\n",
-                   {"p1": TOKENS["bob"]})
-        check(out.strip().splitlines()[-1] == "0", "the token outlived its transaction: %r" % out)
-        psql(db, "SET ROLE app;\n" + substitute(sql), {"p1": TOKENS["rs256_bad_sig"]},
-             expect_error="violates row-level security policy")
-    finally:
-        drop_db(db)
+    psql(db, snippet("install"))
+    psql(db, "SELECT nicelogin.nicelogin_set_jwks(:'jwks');\n", {"jwks": JWKS})
+    psql(db, snippet("getting-started-policy"))
+    psql(db, "INSERT INTO invoices (company_id, customer, amount) VALUES ('%s', 'acme 1', 1), ('%s', 'globex 1', 2);\n"
+             % (ACME, GLOBEX))
+
+
+def t_request_psql(sql):
+    """The psql form as printed, with a fixture token for '…': it runs as app, inserts into the
+    token's tenant and sees that tenant's rows only; with a forged token it can insert nothing."""
+    db = "nl_readme_request_psql"
+    with moved_role("app"):
+        try:
+            getting_started_db(db)
+            request_psql_checks(db, sql)
+        finally:
+            drop_db(db)
+
+
+def request_psql_checks(db, sql):
+    out = psql(db, with_token(sql, TOKENS["rs256"]))
+    rows = sorted(l.split("|")[2] for l in rows_of(out, 3))
+    check(rows == ["Initech", "acme 1"], "the psql request saw %r, want Acme's invoices only" % rows)
+    check(one(db, "SELECT company_id FROM invoices WHERE customer = 'Initech';") == ACME,
+          "the insert did not land in the token's tenant")
+    psql(db, with_token(sql, TOKENS["rs256_bad_sig"]), expect_error="violates row-level security policy")
 
 
 def t_why_no_rows(sql):
@@ -283,6 +356,96 @@ def t_why_no_rows(sql):
             check(rows == [want], "with %r…: %r, want %r" % (tok[:20], rows, want))
     finally:
         drop_db(db)
+
+
+def t_why_no_rows_psql(sql):
+    db = "nl_readme_why_no_rows_psql"
+    schema_db(db)
+    ensure_role("app")
+    try:
+        psql(db, "GRANT USAGE ON SCHEMA nicelogin TO app;\n")
+        for tok, want in ((TOKENS["rs256"], "t|valid|" + ACME), (TOKENS["expired"], "t|expired|"),
+                          (TOKENS["rs256_bad_sig"], "t|bad_signature|"), ("", "f||")):
+            rows = rows_of(psql(db, with_token(sql, tok)), 2)
+            check(rows == [want], "with %r…: %r, want %r" % (tok[:20], rows, want))
+    finally:
+        drop_db(db)
+
+
+def t_logout_psql(sql):
+    """After the logout snippet's GRANT: the psql form, as printed, revokes its token's session."""
+    db = "nl_readme_logout_psql"
+    schema_db(db)
+    ensure_role("app")
+    try:
+        psql(db, "GRANT USAGE ON SCHEMA nicelogin TO app;\n")
+        psql(db, split_at(snippet("logout"), "-- the API layer")[0])
+        out = psql(db, with_token(sql, TOKENS["bob"]))
+        check(out.strip().splitlines()[-1] == "t", "logout did not return true: %r" % out)
+        check(one(db, "SELECT nicelogin.nicelogin_check(:'t');", {"t": TOKENS["bob"]}) == "revoked",
+              "the logged-out token is not revoked")
+        check(one(db, "SELECT nicelogin.nicelogin_check(:'t');", {"t": TOKENS["rs256"]}) == "valid",
+              "another user's token was revoked too")
+    finally:
+        drop_db(db)
+
+
+def t_set_jwks_file(sql):
+    """Run in a folder holding the fixture key set as jwks.json: stores it."""
+    import shutil
+    import tempfile
+    db = "nl_readme_set_jwks_file"
+    schema_db(db, keys=False)
+    tmp = tempfile.mkdtemp(prefix="nl_readme_")
+    try:
+        os.chmod(tmp, 0o755)
+        shutil.copy(os.path.join(FIX, "jwks.json"), os.path.join(tmp, "jwks.json"))
+        os.chmod(os.path.join(tmp, "jwks.json"), 0o644)
+        out = psql(db, sql, cwd=tmp).split()
+        check(out == ["11"], "nicelogin_set_jwks returned %r, want 11 (the fixture key set)" % out)
+        check(one(db, "SELECT count(*) FROM nicelogin.nicelogin_keys;") == "11", "the keys are not stored")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        drop_db(db)
+
+
+STAND_IN = {}
+
+
+def t_stand_in_server(text):
+    """The command as printed (another port in place of 18089, so as not to meet the suite's own
+    server), from the tree's root: it answers; the settings snippet that follows is run against it."""
+    import socket
+    import time
+    cmd = text.split("#")[0].split()
+    check(cmd[:2] == ["python3", "test/nicelogin_server.py"] and "18089" in cmd,
+          "the command is not python3 test/nicelogin_server.py --port 18089 …: %r" % cmd)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [str(port) if a == "18089" else a for a in cmd]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    STAND_IN["proc"], STAND_IN["port"] = proc, port
+    line = proc.stdout.readline()
+    check(line.strip() == "ready", "the stand-in server did not print ready: %r" % line)
+
+
+def t_stand_in_settings(sql):
+    """Against the server the previous snippet started: the refresh stores its key set, the
+    password reset gives a token, the activation is true."""
+    check("proc" in STAND_IN, "no stand-in-server block before this one")
+    db = "nl_readme_stand_in"
+    schema_db(db, keys=False)
+    try:
+        check(sql.count("'http://127.0.0.1:18089'") == 1, "the snippet does not set the base_url of the command above")
+        out = psql(db, sql.replace("'http://127.0.0.1:18089'", "'http://127.0.0.1:%d'" % STAND_IN["port"])).split()
+        check(len(out) == 3 and out[0] == "11" and len(out[1]) >= 16 and out[2] == "t",
+              "the calls gave %r, want 11, a reset token, t" % out)
+        check(one(db, "SELECT count(*) FROM nicelogin.nicelogin_keys;") == "11", "the keys are not stored")
+    finally:
+        drop_db(db)
+        STAND_IN["proc"].terminate()
+        STAND_IN["proc"].wait()
 
 
 def t_text_company(sql):
@@ -638,8 +801,11 @@ def t_nicelogin_test_intro(sql):
         psql(db, "INSERT INTO companies VALUES ('%s', 'Acme'), ('%s', 'Globex');\n"
                  "INSERT INTO invoices (company_id, customer, amount) VALUES ('%s', 'acme 1', 1), ('%s', 'globex 1', 2);\n"
                  % (ACME, GLOBEX, ACME, GLOBEX))
+        keys = "SELECT string_agg(kid || ':' || jwk::text, ',' ORDER BY kid) FROM nicelogin.nicelogin_keys;"
+        before = one(db, keys)
         out = psql(db, sql)
         check("acme 1" in out and "globex 1" not in out, "the test user does not see Acme's rows only: %r" % out)
+        check(one(db, keys) == before, "the snippet left the test key in place of the stored keys")
     finally:
         drop_db(db)
 
@@ -732,6 +898,12 @@ TESTS = {
     "rls-audit": t_rls_audit,
     "multitenant-excerpt": t_multitenant_excerpt,
     "request": t_request,
+    "request-psql": t_request_psql,
+    "why-no-rows-psql": t_why_no_rows_psql,
+    "logout-psql": t_logout_psql,
+    "set-jwks-file": t_set_jwks_file,
+    "stand-in-server": (t_stand_in_server, "sh"),
+    "stand-in-settings": t_stand_in_settings,
     "text-company-id": t_text_company,
     "postgrest": t_postgrest,
     "postgrest-pre-config": t_postgrest_pre_config,
@@ -750,6 +922,79 @@ TESTS = {
     "pgtap-snippet": t_pgtap_snippet,
     "shared-cache-info": t_shared_cache_info,
 }
+
+
+# ---------------------------------------------------------------- links between the pages
+
+LINKED_PAGES = ["README.md", "CHANGELOG.md", "examples/README.md"]  # and doc/*.md
+
+
+def without_code(text):
+    """The text with fenced blocks blanked (their lines kept, empty) and inline code spans removed."""
+    out, fenced = [], False
+    for line in text.split("\n"):
+        if re.match(r"^\s*```", line):
+            fenced = not fenced
+            out.append("")
+            continue
+        out.append("" if fenced else re.sub(r"`[^`]*`", "", line))
+    return "\n".join(out)
+
+
+def anchors(path):
+    """GitHub's anchors of a page's headings: lower case, the text of links and code kept, other
+    punctuation dropped, spaces to hyphens; a repeated one gets -1, -2 ..."""
+    seen, out, fenced = {}, set(), False
+    for line in open(path).read().split("\n"):
+        if re.match(r"^\s*```", line):
+            fenced = not fenced
+        m = None if fenced else re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if not m:
+            continue
+        text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", m.group(1)).replace("`", "")
+        a = re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
+        n = seen.get(a, 0)
+        seen[a] = n + 1
+        out.add(a if n == 0 else "%s-%d" % (a, n))
+    return out
+
+
+def headings(path):
+    return {re.sub(r"^#+\s+", "", l).strip() for l in without_code(open(path).read()).split("\n")
+            if re.match(r"^#{1,6}\s", l)}
+
+
+def link_problems(paths):
+    """Every relative link of the pages names a file of the tree and, where it has one, an anchor
+    of that page; no table row stands alone after a paragraph; every README section that
+    examples/README.md names in quotes exists."""
+    bad = []
+    for path in paths:
+        rel = os.path.relpath(path, ROOT)
+        text = without_code(open(path).read())
+        for m in re.finditer(r"\[(?:[^\]\[]|\[[^\]]*\])*\]\(([^)\s]+)\)", text):
+            target = m.group(1)
+            if re.match(r"^[a-z]+:", target):
+                continue
+            file, _, anchor = target.partition("#")
+            dest = os.path.normpath(os.path.join(os.path.dirname(path), file)) if file else path
+            if not os.path.exists(dest):
+                bad.append("%s: link to %s: no such file" % (rel, target))
+            elif anchor and dest.endswith(".md") and anchor not in anchors(dest):
+                bad.append("%s: link to %s: no such section in %s" % (rel, target, os.path.relpath(dest, ROOT)))
+        lines = text.split("\n")
+        for i, line in enumerate(lines):
+            # a table row after prose, not a table's header (no delimiter row next): printed as text
+            if (line.startswith("|") and i > 0 and lines[i - 1].strip() and not lines[i - 1].startswith("|")
+                    and not (i + 1 < len(lines) and re.match(r"^\|[\s:|-]+\|\s*$", lines[i + 1]))):
+                bad.append("%s:%d: a table row that is not in a table" % (rel, i + 1))
+        if rel == os.path.join("examples", "README.md"):
+            readme = headings(os.path.join(ROOT, "README.md"))
+            for m in re.finditer(r"main README(?:'s|,)\s+\"([^\"]+)\"", open(path).read()):
+                name = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", m.group(1)).replace("\n", " ")
+                if name not in readme:
+                    bad.append("%s: names the README's section \"%s\", which does not exist" % (rel, name))
+    return bad
 
 
 def blocks(path):
@@ -815,6 +1060,18 @@ def main():
             except Failure as e:
                 failed += 1
                 print("FAIL  %s: %s\n%s" % (where, directive, e))
+    if "proc" in STAND_IN and STAND_IN["proc"].poll() is None:
+        STAND_IN["proc"].terminate()
+        STAND_IN["proc"].wait()
+    pages = [os.path.join(ROOT, p) for p in LINKED_PAGES] + sorted(
+        os.path.join(ROOT, "doc", f) for f in os.listdir(os.path.join(ROOT, "doc")) if f.endswith(".md"))
+    bad = link_problems(pages)
+    if bad:
+        failed += 1
+        print("FAIL  links: %d broken\n%s" % (len(bad), "\n".join(bad)))
+    else:
+        passed += 1
+        print("ok    links: every relative link of %d pages resolves" % len(pages))
     for name in sorted(set(TESTS) - used):
         failed += 1
         print("FAIL  test %r matches no block of %s (a snippet was removed or renamed?)"
