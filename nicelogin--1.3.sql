@@ -54,7 +54,9 @@ WITH target AS (
                AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
                AND NOT COALESCE(g.rolsuper, false)) AS grantees,
            -- functions and operators already there that roles other than
-           -- superusers own: a new owner or a REVOKE leaves them in place
+           -- superusers own: a new owner or a REVOKE leaves them in place, and
+           -- whatever their names, a call from the install's callers (an
+           -- operator, an overload that matches better) could bind to them
            (SELECT pg_catalog.count(*) FROM pg_catalog.pg_proc p
               JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) p.proowner
              WHERE p.pronamespace OPERATOR(pg_catalog.=) t.oid AND NOT o.rolsuper)
@@ -62,6 +64,23 @@ WITH target AS (
            (SELECT pg_catalog.count(*) FROM pg_catalog.pg_operator p
               JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) p.oprowner
              WHERE p.oprnamespace OPERATOR(pg_catalog.=) t.oid AND NOT o.rolsuper) AS planted,
+           -- the first ten of them, as DROP statements
+           (SELECT pg_catalog.string_agg(x.stmt, ' ' ORDER BY x.stmt)
+              FROM (SELECT pg_catalog.format('DROP %s %s;',
+                                             CASE WHEN p.prokind OPERATOR(pg_catalog.=) 'p' THEN 'PROCEDURE' WHEN p.prokind OPERATOR(pg_catalog.=) 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
+                                             pg_catalog.format('%s.%I(%s)', t.qname, p.proname,
+                                                               pg_catalog.pg_get_function_identity_arguments(p.oid))) AS stmt
+                      FROM pg_catalog.pg_proc p
+                      JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) p.proowner
+                     WHERE p.pronamespace OPERATOR(pg_catalog.=) t.oid AND NOT o.rolsuper
+                    UNION ALL
+                    SELECT pg_catalog.format('DROP OPERATOR %s.%s (%s, %s);', t.qname, p.oprname,
+                                             CASE WHEN p.oprleft OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'NONE' ELSE pg_catalog.format_type(p.oprleft, NULL) END,
+                                             CASE WHEN p.oprright OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'NONE' ELSE pg_catalog.format_type(p.oprright, NULL) END)
+                      FROM pg_catalog.pg_operator p
+                      JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) p.oprowner
+                     WHERE p.oprnamespace OPERATOR(pg_catalog.=) t.oid AND NOT o.rolsuper
+                     ORDER BY 1 LIMIT 10) x) AS planted_drops,
            -- a schema of its own only where CREATE SCHEMA nicelogin can work
            NOT EXISTS (SELECT FROM pg_catalog.pg_namespace
                         WHERE nspname OPERATOR(pg_catalog.=) 'nicelogin') AS can_create_own
@@ -84,7 +103,21 @@ SELECT nicelogin_install_refuse(
                    THEN pg_catalog.format('REVOKE CREATE ON SCHEMA %s FROM %s; ', f.qname, f.grantees) ELSE '' END
            || pg_catalog.format('CREATE EXTENSION nicelogin SCHEMA %s;', f.qname))
   FROM found f
- WHERE f.writers IS NOT NULL;
+ WHERE f.writers IS NOT NULL
+UNION ALL
+-- writable by superusers only now, but functions or operators that other
+-- roles created there earlier are still there (and still theirs)
+SELECT nicelogin_install_refuse(
+           pg_catalog.format('schema "%s" holds %s functions or operators owned by roles that are not superusers',
+                             pg_catalog.current_schema(), f.planted),
+           'Whatever their names, a call made by nicelogin''s callers (a superuser, an administrator, a policy) could bind to one of them, an operator or an overload that matches the call''s argument types better, and run their owners'' code.'::pg_catalog.text,
+           pg_catalog.format('See them with \df+ %s.* and \do+ %s.* (their owners are listed), and drop them or move them out (ALTER FUNCTION ... SET SCHEMA), then: ',
+                             f.qname, f.qname)
+           || f.planted_drops
+           || CASE WHEN f.planted OPERATOR(pg_catalog.>) 10 THEN ' ... ' ELSE ' ' END
+           || pg_catalog.format('CREATE EXTENSION nicelogin SCHEMA %s;', f.qname))
+  FROM found f
+ WHERE f.writers IS NULL AND f.planted OPERATOR(pg_catalog.>) 0;
 
 DROP FUNCTION nicelogin_install_refuse(text, text, text);
 
