@@ -6,16 +6,27 @@
 -- Every change here has its twin in nicelogin--1.3.sql; sql/upgrade.sql checks that an
 -- upgraded installation and a fresh one have the same objects.
 
+-- No schema check here, unlike CREATE EXTENSION's (which refuses a schema that
+-- others can write or that holds functions or operators other roles own):
+-- this update only adds nicelogin_rls_audit(), SECURITY INVOKER, whose body
+-- runs with search_path pinned to pg_catalog, pg_temp and names every
+-- catalog object qualified; creating it runs no code, and nothing here calls a
+-- function or an operator through the extension's schema, so an object
+-- planted there binds to nothing this script does.  (Such an object does
+-- threaten the callers of nicelogin's functions, updated or not: moving the
+-- extension to a schema of its own, as the install's refusal says, is the fix.)
+
 -- 1.3: the RLS audit
 
 -- What would make the policies that call nicelogin not protect a role, in the
 -- current database: one row per finding, none when nothing is found (for a
 -- CI check).  It reads only catalogs that every role can read (pg_roles,
--- pg_auth_members, pg_policy, pg_class, pg_rewrite, pg_depend, pg_namespace,
--- pg_proc, pg_extension), so it tells no role more than it could find out
+-- pg_auth_members, pg_policy, pg_class, pg_inherits, pg_rewrite, pg_depend,
+-- pg_namespace, pg_proc, pg_extension), so it tells no role more than it could find out
 -- itself, and every role may run it, as itself (SECURITY INVOKER).
 -- Policies are found through what they call directly (pg_depend): a policy
 -- that reaches nicelogin through a function of its own is not seen.
+-- unverified_claims is a heuristic on the policy's deparsed expression.
 CREATE FUNCTION nicelogin_rls_audit(role_name name DEFAULT CURRENT_USER)
 RETURNS TABLE (problem text, object text, detail text, hint text)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -364,4 +375,4 @@ BEGIN
 END
 $nl_audit$;
 COMMENT ON FUNCTION nicelogin_rls_audit(name) IS
-    'what would make the policies that call nicelogin not protect a role in this database (superuser, BYPASSRLS or a way to become such a role, owning a table whose RLS is not forced, RLS disabled, a look-alike function in a policy, the extension''s schema writable, a permissive true policy, a view that bypasses RLS); no rows: nothing found';
+    'what would make the policies that call nicelogin not protect a role in this database (superuser, BYPASSRLS or a way to become such a role, owning or being able to become the owner of a table whose RLS is not forced, RLS disabled, a look-alike function in a policy, the extension''s schema owned or writable, a permissive policy that calls none of nicelogin''s functions, a view or materialized view that bypasses RLS, a partition usable directly, TRUNCATE, unverified claims in a policy); no rows: nothing found';

@@ -860,11 +860,12 @@ REVOKE ALL ON FUNCTION nicelogin_public_jwks() FROM PUBLIC;
 -- What would make the policies that call nicelogin not protect a role, in the
 -- current database: one row per finding, none when nothing is found (for a
 -- CI check).  It reads only catalogs that every role can read (pg_roles,
--- pg_auth_members, pg_policy, pg_class, pg_rewrite, pg_depend, pg_namespace,
--- pg_proc, pg_extension), so it tells no role more than it could find out
+-- pg_auth_members, pg_policy, pg_class, pg_inherits, pg_rewrite, pg_depend,
+-- pg_namespace, pg_proc, pg_extension), so it tells no role more than it could find out
 -- itself, and every role may run it, as itself (SECURITY INVOKER).
 -- Policies are found through what they call directly (pg_depend): a policy
 -- that reaches nicelogin through a function of its own is not seen.
+-- unverified_claims is a heuristic on the policy's deparsed expression.
 CREATE FUNCTION nicelogin_rls_audit(role_name name DEFAULT CURRENT_USER)
 RETURNS TABLE (problem text, object text, detail text, hint text)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -1213,4 +1214,4 @@ BEGIN
 END
 $nl_audit$;
 COMMENT ON FUNCTION nicelogin_rls_audit(name) IS
-    'what would make the policies that call nicelogin not protect a role in this database (superuser, BYPASSRLS or a way to become such a role, owning a table whose RLS is not forced, RLS disabled, a look-alike function in a policy, the extension''s schema writable, a permissive true policy, a view that bypasses RLS); no rows: nothing found';
+    'what would make the policies that call nicelogin not protect a role in this database (superuser, BYPASSRLS or a way to become such a role, owning or being able to become the owner of a table whose RLS is not forced, RLS disabled, a look-alike function in a policy, the extension''s schema owned or writable, a permissive policy that calls none of nicelogin''s functions, a view or materialized view that bypasses RLS, a partition usable directly, TRUNCATE, unverified claims in a policy); no rows: nothing found';
