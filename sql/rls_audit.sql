@@ -293,6 +293,7 @@ ALTER VIEW public.invoices_v SET (security_invoker = true);
 -- ... through views over views: a view that is not security_invoker over one
 -- that is, and the other way round
 CREATE VIEW public.invoices_vv AS SELECT * FROM public.invoices_v;
+ALTER VIEW public.invoices_vv OWNER TO regress_nl_audit_su;
 GRANT SELECT ON public.invoices_vv TO regress_nl_audit_app;
 SELECT problem, object, detail, hint FROM nicelogin.nicelogin_rls_audit('regress_nl_audit_app');
 ALTER VIEW public.invoices_vv SET (security_invoker = true);
@@ -308,6 +309,7 @@ DROP VIEW public.invoices_vv;
 -- 11. a materialized view over the table (holds what its owner read at the
 -- last refresh), read directly or through a view, security_invoker or not
 CREATE MATERIALIZED VIEW public.invoices_mv AS SELECT * FROM public.invoices;
+ALTER MATERIALIZED VIEW public.invoices_mv OWNER TO regress_nl_audit_owner;
 CREATE VIEW public.invoices_mv_v WITH (security_invoker = true) AS SELECT * FROM public.invoices_mv;
 GRANT SELECT ON public.invoices_mv_v TO regress_nl_audit_app;
 SELECT problem, object, detail, hint FROM nicelogin.nicelogin_rls_audit('regress_nl_audit_app');
