@@ -30,42 +30,15 @@
 #define NL_MAX_UNIX_TIME (9224318016000.0)	/* 294277-01-01 */
 
 /*
- * Do the four characters at s, the hex digits of a \u escape, name an ASCII
- * character?  Bad digits count as ASCII: the lexer refuses them itself,
- * with an error code.
- */
-static bool
-escape_is_ascii(const char *s)
-{
-	int			v = 0;
-
-	for (int k = 0; k < 4; k++)
-	{
-		char		h = s[k];
-
-		if (h >= '0' && h <= '9')
-			v = v * 16 + (h - '0');
-		else if (h >= 'a' && h <= 'f')
-			v = v * 16 + (h - 'a' + 10);
-		else if (h >= 'A' && h <= 'F')
-			v = v * 16 + (h - 'A' + 10);
-		else
-			return true;
-	}
-	return v < 0x80;
-}
-
-/*
- * Cheap checks before parsing: valid UTF-8 without NUL, an object at the top,
- * nesting no deeper than NL_MAX_JSON_DEPTH; outside UTF-8, nothing
- * beyond ASCII, raw or escaped.  Brackets inside strings are
- * skipped; whatever else is wrong is left to the parser.
+ * Cheap checks before parsing a header or payload: valid UTF-8 without NUL,
+ * an object at the top, nesting no deeper than NL_MAX_JSON_DEPTH.  Outside
+ * UTF-8, nothing beyond ASCII, raw or escaped: the server's JSON lexer
+ * converts a \u escape to the server encoding and raises when it cannot
+ * (any such character in SQL_ASCII, most in LATIN1).
  */
 static bool
 json_prescan(const char *buf, int len)
 {
-	int			depth = 0;
-	bool		in_string = false;
 	int			i = 0;
 	bool		utf8 = nl_server_encoding() == PG_UTF8;
 
@@ -83,41 +56,7 @@ json_prescan(const char *buf, int len)
 		i++;
 	if (i >= len || buf[i] != '{')
 		return false;
-
-	for (; i < len; i++)
-	{
-		char		c = buf[i];
-
-		if ((i & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-
-		if (in_string)
-		{
-			/*
-			 * Outside UTF-8, the server's JSON lexer converts a \u escape of
-			 * a character beyond ASCII to the server encoding and raises when
-			 * it cannot (any such character in SQL_ASCII, most in LATIN1):
-			 * refuse the text first, as for raw non-ASCII bytes above.
-			 */
-			if (c == '\\' && !utf8 && i + 5 < len && buf[i + 1] == 'u' &&
-				!escape_is_ascii(buf + i + 2))
-				return false;
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = false;
-		}
-		else if (c == '"')
-			in_string = true;
-		else if (c == '{' || c == '[')
-		{
-			if (++depth > NL_MAX_JSON_DEPTH)
-				return false;
-		}
-		else if (c == '}' || c == ']')
-			depth--;
-	}
-	return true;
+	return nl_json_scan(buf + i, len - i, NL_MAX_JSON_DEPTH, !utf8);
 }
 
 typedef enum WalkMode

@@ -288,6 +288,11 @@ typedef struct NlHeader
  * without \u0000.  Never raises.
  */
 extern bool nl_json_object_ok(const char *buf, int len);
+/*
+ * The scan before parsing: nesting no deeper than max_depth (brackets in
+ * strings skipped), with ascii_escapes no \u escape beyond ASCII.
+ */
+extern bool nl_json_scan(const char *buf, int len, int max_depth, bool ascii_escapes);
 /* Both free what they collected on failure; nl_*_free() frees it otherwise. */
 extern bool nl_header_parse(const char *buf, int len, NlHeader *hdr);
 extern bool nl_claims_parse(const char *buf, int len, NlClaims *claims);

@@ -19,11 +19,40 @@ typedef struct TreeState
 } TreeState;
 
 /*
- * Is the nesting within NL_MAX_JSON_TREE_DEPTH?  Brackets inside strings are
- * skipped; anything else wrong is left to the parser.
+ * Do the four characters at s, the hex digits of a \u escape, name an ASCII
+ * character?  Bad digits count as ASCII: the lexer refuses them itself,
+ * with an error code.
  */
 static bool
-depth_ok(const char *buf, int len)
+escape_is_ascii(const char *s)
+{
+	int			v = 0;
+
+	for (int k = 0; k < 4; k++)
+	{
+		char		h = s[k];
+
+		if (h >= '0' && h <= '9')
+			v = v * 16 + (h - '0');
+		else if (h >= 'a' && h <= 'f')
+			v = v * 16 + (h - 'a' + 10);
+		else if (h >= 'A' && h <= 'F')
+			v = v * 16 + (h - 'A' + 10);
+		else
+			return true;
+	}
+	return v < 0x80;
+}
+
+/*
+ * The scan both JSON readers of the core make before parsing (claims.c for
+ * headers and payloads, this file for key sets): nesting no deeper than
+ * max_depth, brackets inside strings skipped; with ascii_escapes, no \u
+ * escape of a character beyond ASCII.  Whatever else is wrong is left to the
+ * parser.  Linear, checks for interrupts.
+ */
+bool
+nl_json_scan(const char *buf, int len, int max_depth, bool ascii_escapes)
 {
 	int			depth = 0;
 	bool		in_string = false;
@@ -34,8 +63,12 @@ depth_ok(const char *buf, int len)
 
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
+
 		if (in_string)
 		{
+			if (c == '\\' && ascii_escapes && i + 5 < len && buf[i + 1] == 'u' &&
+				!escape_is_ascii(buf + i + 2))
+				return false;
 			if (c == '\\')
 				i++;
 			else if (c == '"')
@@ -45,7 +78,7 @@ depth_ok(const char *buf, int len)
 			in_string = true;
 		else if (c == '{' || c == '[')
 		{
-			if (++depth > NL_MAX_JSON_TREE_DEPTH)
+			if (++depth > max_depth)
 				return false;
 		}
 		else if (c == '}' || c == ']')
@@ -107,7 +140,7 @@ tree_container_start(TreeState *st, NlJsonType type)
 	NlJson	   *node = new_node(type);
 
 	tree_add(st, node);
-	/* depth_ok() bounds the nesting; this keeps the stack safe regardless */
+	/* nl_json_scan() bounds the nesting; this keeps the stack safe regardless */
 	if (st->depth < NL_MAX_JSON_TREE_DEPTH + 1)
 		st->stack[st->depth] = node;
 	st->depth++;
@@ -192,7 +225,7 @@ nl_json_parse(const char *buf, int len)
 	JsonParseErrorType rc;
 	NlJson	   *root;
 
-	if (!depth_ok(buf, len))
+	if (!nl_json_scan(buf, len, NL_MAX_JSON_TREE_DEPTH, false))
 		return NULL;
 	st = palloc0(sizeof(TreeState));
 	memset(&sem, 0, sizeof(sem));
