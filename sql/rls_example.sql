@@ -80,14 +80,16 @@ INSERT INTO invoices (company_id, customer, amount) VALUES ('aaaaaaaa-aaaa-4aaa-
 ROLLBACK;
 RESET nicelogin.token;
 
--- EXPLAIN, with the InitPlan printed as on 15 ($0; 17 and later print (InitPlan 1).col1)
+-- EXPLAIN, with the InitPlan printed as on 15 ($0; 17 and 18 print (InitPlan 1).col1, 19
+-- (InitPlan expr_1).col1 and names it InitPlan expr_1)
 RESET ROLE;
 CREATE FUNCTION pg_temp.plan(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
     line text;
 BEGIN
     FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
-        RETURN NEXT replace(replace(line, '(InitPlan 1).col1', '$0'), 'InitPlan 1 (returns $0)', 'InitPlan 1');
+        RETURN NEXT replace(replace(replace(replace(line, '(InitPlan 1).col1', '$0'), '(InitPlan expr_1).col1', '$0'),
+                            'InitPlan 1 (returns $0)', 'InitPlan 1'), 'InitPlan expr_1', 'InitPlan 1');
     END LOOP;
 END
 $$;
